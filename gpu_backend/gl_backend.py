@@ -1,0 +1,151 @@
+"""GLBackend: the Backend API over an OpenGL context.
+
+Tensors live in pooled textures (gpu_backend/textures.py) in the packed
+layout (gpu_backend/layout.py); kernels (gpu_backend/kernels) turn each call
+into one or more fragment-shader draws through the ProgramRunner.  Calls the
+GL kernels do not handle (no GL kernel for the op, empty tensors, attribute
+values a kernel declines) run on the numpy reference and are counted in
+``memory()['fallbacks']``, so nothing silently changes where work happens.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import moderngl
+import numpy as np
+
+from . import kernels  # noqa: F401  (registers the GL kernels)
+from .api import Backend, TensorHandle
+from .context import ContextInfo, GLContext
+from .dtypes import to_backend_array
+from .numpy_backend import run_reference, unknown_kernel
+from .registry import GL_KERNELS, NUMPY_KERNELS, GLFallback
+from .runner import GLTensor, ProgramRunner
+
+
+class GLBackend(Backend):
+    """Run kernels as GLSL fragment shaders.
+
+    context: 'egl' (headless, default), 'glfw' (hidden window; needs a display),
+    'auto' (EGL, then GLFW), or an existing moderngl.Context.
+    layout: 'packed' (4 values per texel, default) or 'unpacked' (1 per texel).
+    max_texture_size: lower the driver's GL_MAX_TEXTURE_SIZE (testing, memory caps).
+    pool_limit_bytes: most bytes of released textures kept for reuse.
+    """
+
+    name = "gl"
+
+    def __init__(self, context: str | moderngl.Context = "egl", *, layout: str = "packed",
+                 max_texture_size: int | None = None, pool_limit_bytes: int = 256 << 20,
+                 device_index: int = 0, libegl: str | None = None) -> None:
+        if layout not in ("packed", "unpacked"):
+            raise ValueError(f"layout must be 'packed' or 'unpacked', not {layout!r}")
+        if isinstance(context, str):
+            self._gl = GLContext(context, device_index=device_index, libegl=libegl)
+        else:
+            self._gl = GLContext(context=context)
+        self.info: ContextInfo = self._gl.info
+        limit = self.info.max_texture_size
+        if max_texture_size is not None:
+            limit = min(limit, int(max_texture_size))
+        self.layout = layout
+        self.runner = ProgramRunner(self._gl.ctx, limit, layout == "packed", pool_limit_bytes)
+        self._live: dict[int, TensorHandle] = {}
+        self.fallbacks: Counter[str] = Counter()
+        self._closed = False
+
+    # -- Backend API -----------------------------------------------------------------
+    def upload(self, array: Any, name: str = "tensor") -> TensorHandle:
+        self._check()
+        arr = to_backend_array(array, name)
+        return self._wrap(self.runner.upload(arr, name=name))
+
+    def run(self, kernel: str, inputs: Sequence[TensorHandle],
+            attrs: Mapping[str, Any] | None = None) -> tuple[TensorHandle, ...]:
+        self._check()
+        tensors = [self._payload(h) for h in inputs]
+        attrs = dict(attrs or {})
+        fn = GL_KERNELS.get(kernel)
+        if fn is None:
+            if kernel not in NUMPY_KERNELS:
+                raise unknown_kernel(kernel, sorted(set(GL_KERNELS.names()) | set(NUMPY_KERNELS.names())), "GL")
+            return self._fallback(kernel, tensors, attrs, "no GL kernel")
+        if any(t.size == 0 for t in tensors):
+            return self._fallback(kernel, tensors, attrs, "empty input")
+        try:
+            outs = fn(self.runner, kernel, tensors, attrs)
+        except GLFallback as why:
+            return self._fallback(kernel, tensors, attrs, str(why))
+        return tuple(self._wrap(o) for o in outs)
+
+    def read(self, handle: TensorHandle) -> np.ndarray:
+        self._check()
+        return self.runner.read(self._payload(handle))
+
+    def dispose(self, handle: TensorHandle) -> None:
+        self._check()
+        t = self._payload(handle)
+        self.runner.release(t)
+        handle._disposed = True
+        handle._payload = None
+        self._live.pop(handle.id, None)
+
+    def memory(self) -> dict[str, Any]:
+        stats: dict[str, Any] = {"live_tensors": len(self._live)}
+        stats.update(self.runner.pool.stats())
+        stats.update(self.runner.programs.stats())
+        stats["draws"] = self.runner.draws
+        stats["fallbacks"] = dict(self.fallbacks)
+        return stats
+
+    def kernels(self) -> list[str]:
+        return GL_KERNELS.names()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        for h in list(self._live.values()):
+            h._disposed = True
+            h._payload = None
+        self._live.clear()
+        self.runner.close()
+        self._gl.release()
+        self._closed = True
+
+    # -- beyond the API --------------------------------------------------------------
+    def tensor(self, handle: TensorHandle) -> GLTensor:
+        """The GLTensor behind a handle (for kernels and tools in this package)."""
+        return self._payload(handle)
+
+    def trim(self, limit_bytes: int = 0) -> None:
+        """Free pooled textures down to `limit_bytes`."""
+        self._check()
+        self.runner.pool.trim(limit_bytes)
+
+    def finish(self) -> None:
+        """Wait until the GPU has done all submitted work."""
+        self._check()
+        self._gl.ctx.finish()
+
+    @property
+    def ctx(self) -> moderngl.Context:
+        return self._gl.ctx
+
+    # -- internals -------------------------------------------------------------------
+    def _check(self) -> None:
+        if self._closed:
+            raise RuntimeError("this GLBackend was closed")
+        self._gl.check_thread()
+
+    def _wrap(self, t: GLTensor) -> TensorHandle:
+        h = TensorHandle(self, t.shape, t.dtype, t)
+        self._live[h.id] = h
+        return h
+
+    def _fallback(self, kernel: str, tensors: list[GLTensor], attrs: dict[str, Any], why: str) -> tuple[TensorHandle, ...]:
+        self.fallbacks[f"{kernel} ({why})"] += 1
+        arrays = [self.runner.read(t) for t in tensors]
+        outs = run_reference(kernel, arrays, attrs)
+        return tuple(self._wrap(self.runner.upload(o)) for o in outs)

@@ -1,0 +1,249 @@
+"""Where each value of a tensor lives in its 2D texture.
+
+Packing ("C4"): the last dimension is cut into groups of 4 values, one RGBA
+texel per group (TFLite GPU's PHWC4 idea applied to any rank).  A tensor of
+logical shape ``[d0, ..., dn]`` therefore has the *texel shape*
+``[d0, ..., ceil(dn / 4)]``; components past ``dn`` in the last texel are always
+zero, which every kernel may rely on and must preserve.  The unpacked layout
+stores one value per texel (R32F/R32I), texel shape == logical shape.
+
+Mapping texels to the 2D texture: the texel shape is split into a prefix and a
+suffix; the suffix runs along x and the prefix along y, so each dimension has
+a stride on exactly one axis.  A texel's position is then ``offset +
+sum(c[i] * stride[i])`` with ``stride[i]`` an (x, y) pair: no integer division
+on the fetch path, which on llvmpipe costs about as much as the fetch itself.
+The split is chosen to make the texture as square as possible within
+``GL_MAX_TEXTURE_SIZE`` (llvmpipe shades square render targets about 3x faster
+than very wide ones of the same area).  Only when no split fits, the tensor is
+stored "flat": texel ``t`` at ``(t % width, t // width)`` on a near-square
+texture; kernels then pay the division.  Views (reshape, broadcast, slices)
+are other offsets/strides over the same texture.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from collections.abc import Sequence
+
+from .errors import TextureTooLargeError
+
+# (dtype, packed) -> (moderngl dtype string, components, bytes per texel)
+TEXTURE_FORMATS: dict[tuple[str, bool], tuple[str, int, int]] = {
+    ("float32", True): ("f4", 4, 16),
+    ("float32", False): ("f4", 1, 4),
+    ("int32", True): ("i4", 4, 16),
+    ("int32", False): ("i4", 1, 4),
+    ("bool", True): ("i1", 4, 4),
+    ("bool", False): ("i1", 1, 1),
+}
+
+
+def texel_shape(shape: Sequence[int], packed: bool) -> tuple[int, ...]:
+    """Shape in texels; scalars are stored as one texel of shape (1,)."""
+    s = tuple(shape) if len(shape) else (1,)
+    if packed:
+        s = s[:-1] + ((s[-1] + 3) // 4,)
+    return s
+
+
+@dataclass(frozen=True)
+class View:
+    """How the texels of a tensor map to texture positions.
+
+    mode 'L': position = offset + sum(c[i] * strides[i]) with (x, y) pairs.
+    mode 'F': t = offset[0] + sum(c[i] * strides[i][0]); position = (t % width, t // width).
+    ``width``/``height`` are the texture's size.  ``splat`` marks a packed view
+    whose last dimension (size 1) is broadcast: its texel's .x fills all four lanes.
+    """
+
+    shape: tuple[int, ...]
+    packed: bool
+    mode: str
+    tshape: tuple[int, ...]
+    strides: tuple[tuple[int, int], ...]
+    offset: tuple[int, int]
+    width: int
+    height: int
+    splat: bool = False
+
+    @property
+    def rank(self) -> int:
+        return len(self.tshape)
+
+    @property
+    def texels(self) -> int:
+        return math.prod(self.tshape)
+
+    def is_dense(self) -> bool:
+        """Texels in row-major order from position (0, 0): texel t is at (t % width, t // width)."""
+        if self.offset != (0, 0) or self.splat:
+            return False
+        flat = 1
+        for size, (sx, sy) in zip(reversed(self.tshape), reversed(self.strides)):
+            if size > 1:
+                if self.mode == "F":
+                    ok = (sx, sy) == (flat, 0)
+                elif flat * size <= self.width:
+                    ok = (sx, sy) == (flat, 0)
+                elif flat % self.width == 0:
+                    ok = (sx, sy) == (0, flat // self.width)
+                else:
+                    ok = False  # the dimension straddles texture rows
+                if not ok:
+                    return False
+            flat *= size
+        return True
+
+
+def _dense_strides(tshape: tuple[int, ...], mode: str, width: int) -> tuple[tuple[int, int], ...] | None:
+    if mode == "F":
+        out = []
+        acc = 1
+        for d in reversed(tshape):
+            out.append((acc, 0))
+            acc *= d
+        return tuple(reversed(out))
+    # L: find the split whose suffix spans exactly `width`
+    split = _split_for_width(tshape, width)
+    if split is None:
+        return None
+    return _l_strides(tshape, split)
+
+
+def _split_for_width(tshape: tuple[int, ...], width: int) -> int | None:
+    acc = 1
+    for s in range(len(tshape), -1, -1):
+        if s < len(tshape):
+            acc *= tshape[s]
+        if acc == width:
+            return s
+        if acc > width:
+            return None
+    return None
+
+
+def _l_strides(tshape: tuple[int, ...], split: int) -> tuple[tuple[int, int], ...]:
+    strides: list[tuple[int, int]] = [(0, 0)] * len(tshape)
+    acc = 1
+    for i in range(len(tshape) - 1, split - 1, -1):
+        strides[i] = (acc, 0)
+        acc *= tshape[i]
+    acc = 1
+    for i in range(split - 1, -1, -1):
+        strides[i] = (0, acc)
+        acc *= tshape[i]
+    return tuple(strides)
+
+
+def plan_layout(shape: Sequence[int], packed: bool, max_size: int, name: str = "tensor",
+                dtype: str = "float32") -> View:
+    """The standard layout of a new tensor: the squarest x/y split, else flat."""
+    shape = tuple(int(d) for d in shape)
+    ts = texel_shape(shape, packed)
+    n = math.prod(ts)
+    best: tuple[float, int, int, int] | None = None
+    for split in range(len(ts) + 1):
+        w = math.prod(ts[split:])
+        h = math.prod(ts[:split])
+        if w > max_size or h > max_size:
+            continue
+        score = abs(math.log(max(w, 1)) - math.log(max(h, 1)))
+        if best is None or score < best[0] - 1e-9 or (abs(score - best[0]) <= 1e-9 and w > best[1]):
+            best = (score, w, h, split)
+    if best is not None:
+        _, w, h, split = best
+        return View(shape, packed, "L", ts, _l_strides(ts, split), (0, 0), max(w, 1), max(h, 1))
+    w = min(max_size, math.isqrt(n - 1) + 1 if n > 0 else 1)
+    h = -(-n // w)
+    if h > max_size:
+        raise TextureTooLargeError(
+            f"{name} of shape {list(shape)} ({dtype}) needs {n} texels, more than the largest texture "
+            f"this GL context allows ({max_size} x {max_size} = {max_size * max_size} texels, "
+            f"GL_MAX_TEXTURE_SIZE={max_size}); split the tensor or use a smaller batch")
+    return View(shape, packed, "F", ts, _dense_strides(ts, "F", w) or (), (0, 0), w, h)
+
+
+def is_standard(view: View, max_size: int) -> bool:
+    """True when `view` is exactly the layout plan_layout would give a new tensor of its shape."""
+    if view.splat or view.offset != (0, 0):
+        return False
+    return plan_layout(view.shape, view.packed, max_size) == view
+
+
+def reshape_view(view: View, new_shape: Sequence[int], max_size: int) -> View | None:
+    """A view of the same texels under another shape, or None when only a copy can do it."""
+    new_shape = tuple(int(d) for d in new_shape)
+    if not view.is_dense():
+        return None
+    old = view.shape if view.shape else (1,)
+    new = new_shape if new_shape else (1,)
+    if view.packed and old[-1] != new[-1] and (old[-1] % 4 or new[-1] % 4):
+        return None
+    ts = texel_shape(new_shape, view.packed)
+    if math.prod(ts) != view.texels:
+        return None
+    # Prefer the new shape's own standard layout when it is the same texture arrangement.
+    try:
+        std = plan_layout(new_shape, view.packed, max_size)
+    except TextureTooLargeError:
+        std = None
+    if std is not None and std.width == view.width and std.height == view.height:
+        return std
+    split = _split_for_width(ts, view.width)
+    if split is not None and math.prod(ts[:split]) <= view.height:
+        return View(new_shape, view.packed, "L", ts, _l_strides(ts, split), (0, 0), view.width, view.height)
+    return View(new_shape, view.packed, "F", ts, _dense_strides(ts, "F", view.width) or (), (0, 0),
+                view.width, view.height)
+
+
+def broadcast_view(view: View, out_shape: Sequence[int]) -> View:
+    """The view read with output coordinates: missing and size-1 dims get stride 0.
+
+    The result has the output's rank; a packed size-1 last dimension broadcast
+    against a longer one is marked ``splat``.
+    """
+    out_shape = tuple(out_shape)
+    out_rank = max(len(out_shape), 1)
+    in_shape = view.shape if view.shape else (1,)
+    pad = out_rank - len(in_shape)
+    strides: list[tuple[int, int]] = [(0, 0)] * pad
+    for i, d in enumerate(in_shape):
+        out_d = (out_shape if out_shape else (1,))[pad + i]
+        strides.append((0, 0) if (d == 1 and out_d != 1) else view.strides[i])
+    full_out = out_shape if out_shape else (1,)
+    splat = view.packed and in_shape[-1] == 1 and full_out[-1] != 1
+    return replace(view, shape=out_shape, tshape=texel_shape(out_shape, view.packed),
+                   strides=tuple(strides), splat=splat or view.splat)
+
+
+def slice_view(view: View, begin: Sequence[int], size: Sequence[int], step: Sequence[int] | None = None) -> View | None:
+    """A strided window of a view without copying, or None when the packed last dim forbids it.
+
+    The last dimension of a packed view can only be windowed on whole texels
+    that keep the zero-tail invariant: begin % 4 == 0, step 1, and the window
+    ending at the old end or on a multiple of 4.
+    """
+    shape = view.shape if view.shape else (1,)
+    rank = len(shape)
+    step = tuple(step) if step is not None else (1,) * rank
+    if any(s < 1 for s in step):
+        return None
+    if view.splat:
+        return None
+    if view.packed:
+        b, n, st = begin[-1], size[-1], step[-1]
+        if n > 0 and (b % 4 or st != 1 or not (b + n == shape[-1] or (b + n) % 4 == 0)):
+            return None
+    ox, oy = view.offset
+    strides = []
+    for i in range(rank):
+        sx, sy = view.strides[i]
+        b = begin[i] // 4 if (view.packed and i == rank - 1) else begin[i]
+        ox += b * sx
+        oy += b * sy
+        strides.append((sx * step[i], sy * step[i]))
+    new_shape = tuple(int(s) for s in size)
+    if not view.shape:
+        new_shape = ()
+    return replace(view, shape=new_shape, tshape=texel_shape(new_shape, view.packed),
+                   strides=tuple(strides), offset=(ox, oy))

@@ -1,0 +1,99 @@
+"""Program cache: compile each ProgramSpec once, count what it costs.
+
+Every draw covers the output texture with one full-screen quad; the fragment
+shader does the work.  The cache is keyed by the spec (structure, never
+shapes), and it records hits, misses and compile+link time, plus the first
+draw of each program, where drivers such as llvmpipe really compile.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import moderngl
+import numpy as np
+
+from .errors import ShaderCompileError
+from .shader import ProgramSpec, build_source
+
+VERTEX_SHADER = """#version 330
+in vec2 pos;
+void main() { gl_Position = vec4(pos, 0.0, 1.0); }
+"""
+
+
+@dataclass
+class CompiledProgram:
+    spec: ProgramSpec
+    program: moderngl.Program
+    vao: moderngl.VertexArray
+    uniforms: dict[str, Any]
+    units: dict[str, int]
+    compile_ms: float
+    source: str = field(repr=False)
+    draws: int = 0
+    first_draw_ms: float | None = None
+
+
+class ProgramCache:
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self._quad = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4").tobytes())
+        self._programs: dict[ProgramSpec, CompiledProgram] = {}
+        self.hits = 0
+        self.misses = 0
+        self.compile_ms = 0.0
+        self.first_draw_ms = 0.0
+
+    def get(self, spec: ProgramSpec) -> CompiledProgram:
+        prog = self._programs.get(spec)
+        if prog is not None:
+            self.hits += 1
+            return prog
+        self.misses += 1
+        prog = self._compile(spec)
+        self._programs[spec] = prog
+        return prog
+
+    def __contains__(self, spec: ProgramSpec) -> bool:
+        return spec in self._programs
+
+    def _compile(self, spec: ProgramSpec) -> CompiledProgram:
+        source = build_source(spec)
+        t0 = time.perf_counter()
+        try:
+            program = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=source)
+        except Exception as exc:
+            numbered = "\n".join(f"{i + 1:4d}  {line}" for i, line in enumerate(source.splitlines()))
+            raise ShaderCompileError(
+                f"the GL driver rejected the program for {spec.describe()}: {exc}\n--- source ---\n{numbered}") from exc
+        vao = self.ctx.vertex_array(program, [(self._quad, "2f", "pos")])
+        ms = (time.perf_counter() - t0) * 1e3
+        self.compile_ms += ms
+        uniforms = {name: program[name] for name in program if isinstance(program[name], moderngl.Uniform)}
+        units: dict[str, int] = {}
+        for unit, inp in enumerate(spec.inputs):
+            if inp.name in uniforms:
+                uniforms[inp.name].value = unit
+                units[inp.name] = unit
+        return CompiledProgram(spec, program, vao, uniforms, units, ms, source)
+
+    def programs(self) -> list[CompiledProgram]:
+        return list(self._programs.values())
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "programs": len(self._programs),
+            "program_cache_hits": self.hits,
+            "program_cache_misses": self.misses,
+            "compile_link_ms": round(self.compile_ms, 3),
+            "first_draw_ms": round(self.first_draw_ms, 3),
+        }
+
+    def close(self) -> None:
+        for prog in self._programs.values():
+            prog.vao.release()
+            prog.program.release()
+        self._programs.clear()
+        self._quad.release()

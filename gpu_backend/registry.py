@@ -1,0 +1,45 @@
+"""Name -> implementation tables for GL kernels and numpy reference kernels.
+
+Each kernel module registers its functions with a decorator at import time, so
+adding an op means adding one module (plus its GLSL file) and importing it in
+the package's ``__init__``; nothing else in the tree changes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class GLFallback(Exception):
+    """Raised by a GL kernel for inputs/attributes it does not handle; the backend then
+    runs the numpy reference for that call and counts it."""
+
+
+class Registry:
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._fns: dict[str, Callable[..., Any]] = {}
+
+    def register(self, *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+            for name in names:
+                if name in self._fns:
+                    raise RuntimeError(f"{self.what} kernel {name!r} registered twice")
+                self._fns[name] = fn
+            return fn
+        return deco
+
+    def get(self, name: str) -> Callable[..., Any] | None:
+        return self._fns.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._fns
+
+    def names(self) -> list[str]:
+        return sorted(self._fns)
+
+
+GL_KERNELS = Registry("GL")
+NUMPY_KERNELS = Registry("numpy")
+gl_kernel = GL_KERNELS.register
+numpy_kernel = NUMPY_KERNELS.register

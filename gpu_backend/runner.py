@@ -1,0 +1,305 @@
+"""What a GL kernel sees: tensors as texture views, and a way to run a program.
+
+Kernels describe a program (GLSL file, inputs and how they are read, output
+shape and dtype, extra uniforms); the runner turns that into a ProgramSpec,
+fetches the compiled program from the cache, allocates the output from the
+texture pool, binds textures and uniforms and draws.  Every draw goes through
+``ProgramRunner.run``, which is also where profiling hooks in.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import moderngl
+import numpy as np
+
+from .dtypes import numpy_dtype
+from .layout import View, broadcast_view, plan_layout, reshape_view
+from .programs import CompiledProgram, ProgramCache
+from .shader import InputSpec, OutputSpec, ProgramSpec
+from .textures import Storage, TexturePool
+
+
+@dataclass
+class GLTensor:
+    """A tensor on the GL backend: a view over a pooled texture (None when empty)."""
+
+    storage: Storage | None
+    view: View
+    dtype: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.view.shape
+
+    @property
+    def rank(self) -> int:
+        return len(self.view.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.view.shape)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """How a kernel reads one input.
+
+    access 'own': coordinates in the input's own (texel) index space;
+    'bcast': output coordinates, numpy-broadcast onto the input.
+    elem: also generate the element accessor ``X_elem(c)``.
+    """
+
+    tensor: GLTensor
+    access: str = "own"
+    elem: bool = False
+    view: View | None = None  # an explicit view of tensor's texture (overrides access)
+
+
+@dataclass
+class DrawRecord:
+    """One draw, for profiling."""
+
+    label: str
+    spec: ProgramSpec
+    out_bytes: int
+    compiled_now: bool
+    first_draw: bool
+    wall_ms: float = 0.0
+    gpu_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProgramRunner:
+    def __init__(self, ctx: moderngl.Context, max_texture_size: int, packed: bool,
+                 pool_limit_bytes: int) -> None:
+        self.ctx = ctx
+        self.max_texture_size = max_texture_size
+        self.packed = packed
+        self.programs = ProgramCache(ctx)
+        self.pool = TexturePool(ctx, pool_limit_bytes)
+        self.draws = 0
+        self.on_draw: Callable[[DrawRecord], None] | None = None
+
+    # -- allocation and views --------------------------------------------------------
+    def alloc(self, shape: Sequence[int], dtype: str, packed: bool | None = None, name: str = "output") -> GLTensor:
+        packed = self.packed if packed is None else packed
+        view = plan_layout(shape, packed, self.max_texture_size, name, dtype)
+        if math.prod(shape) == 0:
+            return GLTensor(None, view, dtype)
+        storage = self.pool.acquire(view.width, view.height, dtype, packed)
+        return GLTensor(storage, view, dtype)
+
+    def share(self, t: GLTensor, view: View, dtype: str | None = None) -> GLTensor:
+        """Another view of t's texture (a new reference to the same storage)."""
+        if t.storage is not None:
+            t.storage.refs += 1
+        return GLTensor(t.storage, view, dtype or t.dtype)
+
+    def release(self, t: GLTensor) -> None:
+        if t.storage is not None:
+            self.pool.release(t.storage)
+            t.storage = None
+
+    def reshape(self, t: GLTensor, shape: Sequence[int]) -> GLTensor:
+        """Same values under a new shape: a view when the layout allows, else a copy."""
+        shape = tuple(int(d) for d in shape)
+        if t.storage is None:
+            return GLTensor(None, plan_layout(shape, t.view.packed, self.max_texture_size), t.dtype)
+        view = reshape_view(t.view, shape, self.max_texture_size)
+        if view is not None:
+            return self.share(t, view)
+        return self.run("copy.glsl", "reshape", "element", {"X": Arg(t, elem=True)}, shape, t.dtype,
+                        uniforms={"X_rowstr": _row_major(t.shape), "out_rowstr": _row_major(shape)},
+                        packed=t.view.packed, label="Reshape(copy)")
+
+    def relayout(self, t: GLTensor, packed: bool) -> GLTensor:
+        """Copy into the standard layout with the given packing (or dense view for readback)."""
+        return self.run("copy.glsl", "same_shape", "element", {"X": Arg(t, elem=True)}, t.shape, t.dtype,
+                        packed=packed, label="Relayout")
+
+    # -- upload / readback -----------------------------------------------------------
+    def upload(self, array: np.ndarray, packed: bool | None = None, name: str = "tensor") -> GLTensor:
+        dtype = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}[array.dtype]
+        t = self.alloc(array.shape, dtype, packed, name)
+        if t.storage is None:
+            return t
+        view = t.view
+        data = array.reshape(array.shape if array.ndim else (1,))
+        if dtype == "bool":
+            data = data.astype(np.int8)
+        if view.packed:
+            c = data.shape[-1]
+            pad = (-c) % 4
+            if pad:
+                data = np.concatenate([data, np.zeros(data.shape[:-1] + (pad,), data.dtype)], axis=-1)
+        comps = 4 if view.packed else 1
+        flat = data.reshape(-1)
+        total = view.width * view.height * comps
+        if flat.size != total:
+            flat = np.concatenate([flat, np.zeros(total - flat.size, flat.dtype)])
+        t.storage.texture.write(flat.tobytes())
+        return t
+
+    def read(self, t: GLTensor) -> np.ndarray:
+        npd = numpy_dtype(t.dtype)
+        if t.storage is None:
+            return np.zeros(t.shape, npd)
+        if not t.view.is_dense():
+            tmp = self.relayout(t, t.view.packed)
+            try:
+                return self.read(tmp)
+            finally:
+                self.release(tmp)
+        view = t.view
+        raw_dtype = np.int8 if t.dtype == "bool" else npd
+        comps = 4 if view.packed else 1
+        raw = np.frombuffer(t.storage.texture.read(), dtype=raw_dtype)
+        raw = raw[: view.texels * comps]
+        if view.packed:
+            full = view.shape if view.shape else (1,)
+            raw = raw.reshape(view.tshape[:-1] + (view.tshape[-1] * 4,))[..., : full[-1]]
+        out = np.array(raw.reshape(view.shape), dtype=npd, copy=True)
+        return out
+
+    # -- running programs ------------------------------------------------------------
+    def elementwise(self, kernel: str, section: str | None, inputs: Mapping[str, GLTensor],
+                    out_shape: Sequence[int], out_dtype: str, defines: Sequence[tuple[str, str]] = (),
+                    uniforms: Mapping[str, Any] | None = None, libs: Sequence[tuple[str, str | None]] = (),
+                    label: str = "") -> GLTensor:
+        """A texel program whose inputs are all read broadcast at the output coordinates."""
+        return self.run(kernel, section, "texel", {k: Arg(v, "bcast") for k, v in inputs.items()}, out_shape,
+                        out_dtype, defines=defines, uniforms=uniforms, libs=libs, label=label)
+
+    def run(self, kernel: str, section: str | None, style: str, inputs: Mapping[str, Arg | GLTensor],
+            out_shape: Sequence[int], out_dtype: str, *, uniforms: Mapping[str, Any] | None = None,
+            defines: Sequence[tuple[str, str]] = (), libs: Sequence[tuple[str, str | None]] = (),
+            packed: bool | None = None, label: str = "") -> GLTensor:
+        out = self.alloc(tuple(out_shape), out_dtype, packed)
+        if out.storage is None:
+            return out
+        ov = out.view
+        out_rank = ov.rank
+        specs: list[InputSpec] = []
+        values: dict[str, Any] = {}
+        textures: list[tuple[str, Storage]] = []
+        for name, arg in inputs.items():
+            if isinstance(arg, GLTensor):
+                arg = Arg(arg)
+            t = arg.tensor
+            if t.storage is None:
+                raise ValueError(f"{label or kernel}: input {name} is empty; empty inputs are handled before kernels run")
+            if arg.view is not None:
+                view = arg.view
+            elif arg.access == "bcast":
+                view = broadcast_view(t.view, out.shape)
+            else:
+                view = t.view
+            mode = view.mode
+            if (not view.splat and view.packed == ov.packed and view.mode == ov.mode and view.tshape == ov.tshape
+                    and view.strides == ov.strides and view.offset == ov.offset and view.width == ov.width):
+                mode = "frag"
+            specs.append(InputSpec(name, t.dtype, view.rank, view.packed, mode, view.splat, arg.elem))
+            textures.append((name, t.storage))
+            _input_uniforms(values, name, view, t.view, mode, "own" if arg.view is not None else arg.access)
+        _output_uniforms(values, ov)
+        if uniforms:
+            values.update(uniforms)
+        spec = ProgramSpec(kernel, section, style, tuple(specs), OutputSpec(out_dtype, out_rank, ov.packed, ov.mode),
+                           tuple(defines), tuple(libs), label=label or kernel)
+        self.draw(spec, out, textures, values)
+        return out
+
+    def draw(self, spec: ProgramSpec, out: GLTensor, textures: Sequence[tuple[str, Storage]],
+             values: Mapping[str, Any]) -> None:
+        compiled_now = spec not in self.programs
+        prog = self.programs.get(spec)
+        first = prog.draws == 0
+        record = DrawRecord(spec.label, spec, out.storage.nbytes if out.storage else 0, compiled_now, first)
+        t0 = time.perf_counter() if (first or self.on_draw) else 0.0
+        storage = out.storage
+        assert storage is not None
+        if storage.fbo is None:
+            storage.fbo = self.ctx.framebuffer(color_attachments=[storage.texture])
+        storage.fbo.use()
+        units = prog.units
+        for name, st in textures:
+            unit = units.get(name)
+            if unit is not None:  # None: the sampler was optimised away
+                st.texture.use(unit)
+        _set_uniforms(prog, values)
+        prog.vao.render(moderngl.TRIANGLE_STRIP)
+        prog.draws += 1
+        self.draws += 1
+        if first:
+            # llvmpipe and most drivers generate machine code at the first draw, not at link:
+            # wait for it so the cost is attributed to this program, once.
+            self.ctx.finish()
+            prog.first_draw_ms = (time.perf_counter() - t0) * 1e3
+            self.programs.first_draw_ms += prog.first_draw_ms
+        if self.on_draw is not None:
+            record.wall_ms = (time.perf_counter() - t0) * 1e3
+            self.on_draw(record)
+
+    def close(self) -> None:
+        self.programs.close()
+        self.pool.close()
+
+
+def _row_major(shape: Sequence[int]) -> list[int]:
+    out = []
+    acc = 1
+    for d in reversed(tuple(shape) or (1,)):
+        out.append(acc)
+        acc *= d
+    return list(reversed(out))
+
+
+def _input_uniforms(values: dict[str, Any], name: str, view: View, own: View, mode: str, access: str) -> None:
+    shape = view.shape if view.shape else (1,)
+    if access == "bcast":
+        # broadcast dims report the input's own size (1); missing leading dims are 1
+        own_shape = own.shape if own.shape else (1,)
+        pad = len(shape) - len(own_shape)
+        shape = (1,) * pad + tuple(own_shape)
+    values[f"{name}_shape"] = np.asarray(shape, dtype="i4")
+    if mode == "L":
+        values[f"{name}_str"] = np.asarray(view.strides, dtype="i4").reshape(-1)
+        values[f"{name}_off"] = np.asarray(view.offset, dtype="i4")
+    elif mode == "F":
+        values[f"{name}_fstr"] = np.asarray([s for s, _ in view.strides], dtype="i4")
+        values[f"{name}_foff"] = int(view.offset[0])
+        values[f"{name}_w"] = int(view.width)
+
+
+def _output_uniforms(values: dict[str, Any], view: View) -> None:
+    shape = view.shape if view.shape else (1,)
+    values["out_shape"] = np.asarray(shape, dtype="i4")
+    dec = []
+    for (sx, sy), size in zip(view.strides, view.tshape):
+        if view.mode == "F":
+            dec.append((2, sx, size))
+        elif sx:
+            dec.append((0, sx, size))
+        else:
+            dec.append((1, sy, size))
+    values["out_dec"] = np.asarray(dec, dtype="i4").reshape(-1)
+    if view.mode == "F":
+        values["out_w"] = int(view.width)
+        values["out_n"] = int(view.texels)
+
+
+def _set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
+    uniforms = prog.uniforms
+    for name, value in values.items():
+        u = uniforms.get(name)
+        if u is None:
+            continue  # optimised away by the GLSL compiler, or not used by this variant
+        if isinstance(value, np.ndarray):
+            u.write(value.tobytes())
+        else:
+            u.value = value

@@ -1,0 +1,46 @@
+// One input of a program, rendered once per input by gpu_backend/shader.py.
+// $X: the input's name; $R: rank of the coordinates it is read with; $SAMPLER,
+// $VEC, $SCALAR: its GLSL types; $SPLAT: ".xxxx" when its packed last dim is broadcast.
+
+//@section decl
+uniform $SAMPLER $X;
+uniform int ${X}_shape[$R];         // logical shape as read (broadcast dims keep the input's size)
+
+//@section pos_L
+uniform ivec2 ${X}_str[$R];         // per dim (x, y) texel strides; 0 for broadcast dims
+uniform ivec2 ${X}_off;
+ivec2 ${X}_pos(int c[$R]) {
+    ivec2 p = ${X}_off;
+    for (int i = 0; i < $R; ++i) p += c[i] * ${X}_str[i];
+    return p;
+}
+
+//@section pos_F
+uniform int ${X}_fstr[$R];          // per dim flat texel strides
+uniform int ${X}_foff;
+uniform int ${X}_w;                 // texture width
+ivec2 ${X}_pos(int c[$R]) {
+    int t = ${X}_foff;
+    for (int i = 0; i < $R; ++i) t += c[i] * ${X}_fstr[i];
+    return ivec2(t % ${X}_w, t / ${X}_w);
+}
+
+//@section pos_frag
+// Same layout as the output: the texel under this fragment.
+ivec2 ${X}_pos(int c[$R]) { return frag_pos; }
+
+//@section texel
+// The texel at texel coordinates c (packed: c[last] counts groups of 4).
+$VEC ${X}_texel(int c[$R]) { return texelFetch($X, ${X}_pos(c), 0)$SPLAT; }
+$VEC ${X}_texel_at(ivec2 p) { return texelFetch($X, p, 0)$SPLAT; }
+
+//@section elem_packed
+// The value at element coordinates c.
+$SCALAR ${X}_elem(int c[$R]) {
+    int last = c[$R - 1];
+    c[$R - 1] = last / 4;
+    return texelFetch($X, ${X}_pos(c), 0)[$LANE];
+}
+
+//@section elem_unpacked
+$SCALAR ${X}_elem(int c[$R]) { return texelFetch($X, ${X}_pos(c), 0).x; }
