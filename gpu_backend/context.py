@@ -18,6 +18,11 @@ from .errors import ContextCreationError, ContextThreadError
 
 MIN_GL_VERSION = 330
 
+# Which GLContext is current on each thread.  Creating or releasing another context (a second
+# GLBackend, a tool's own moderngl context) changes the thread's current context behind our back;
+# activate() re-binds ours before any GL call.
+_current = threading.local()
+
 _EGL_HELP = (
     "A headless context needs libEGL and a GL driver. On Debian/Ubuntu: "
     "`apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri` (Mesa, software rendering via llvmpipe "
@@ -83,6 +88,7 @@ class GLContext:
         else:
             raise ValueError(f"context kind {kind!r} is not one of 'egl', 'glfw', 'auto'")
         self.owner_thread = threading.get_ident()
+        _current.ctx = self
         if self.ctx.version_code < MIN_GL_VERSION:
             version = self.ctx.info.get("GL_VERSION", "?")
             self.release()
@@ -176,6 +182,16 @@ class GLContext:
         )
 
     # -- ownership -------------------------------------------------------------------
+    def activate(self) -> None:
+        """Make this context current on the calling (owner) thread if another one is."""
+        if getattr(_current, "ctx", None) is not self:
+            if self._glfw_window is not None:
+                import glfw
+                glfw.make_context_current(self._glfw_window)
+            else:
+                self.ctx.__enter__()   # binds it; the previous context is not restored on purpose
+            _current.ctx = self
+
     def check_thread(self) -> None:
         if threading.get_ident() != self.owner_thread:
             raise ContextThreadError(
@@ -184,6 +200,8 @@ class GLContext:
                 "Create one GLBackend per thread, or call it only from its own thread.")
 
     def release(self) -> None:
+        if getattr(_current, "ctx", None) is self:
+            _current.ctx = None
         if self.ctx is not None and self.kind != "external":
             try:
                 self.ctx.release()

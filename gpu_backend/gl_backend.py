@@ -106,6 +106,7 @@ class GLBackend(Backend):
     def close(self) -> None:
         if self._closed:
             return
+        self._gl.activate()
         for h in list(self._live.values()):
             h._disposed = True
             h._payload = None
@@ -138,6 +139,7 @@ class GLBackend(Backend):
         if self._closed:
             raise RuntimeError("this GLBackend was closed")
         self._gl.check_thread()
+        self._gl.activate()
 
     def _wrap(self, t: GLTensor) -> TensorHandle:
         h = TensorHandle(self, t.shape, t.dtype, t)

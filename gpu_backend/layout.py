@@ -247,3 +247,25 @@ def slice_view(view: View, begin: Sequence[int], size: Sequence[int], step: Sequ
         new_shape = ()
     return replace(view, shape=new_shape, tshape=texel_shape(new_shape, view.packed),
                    strides=tuple(strides), offset=(ox, oy))
+
+
+def batch_view(view: View, out_batch: Sequence[int], keep: int = 2) -> View:
+    """Broadcast the leading (batch) dims of a view to `out_batch`, keeping its last `keep` dims."""
+    shape = view.shape
+    rank = len(shape)
+    batch = shape[: rank - keep]
+    pad = len(out_batch) - len(batch)
+    strides: list[tuple[int, int]] = [(0, 0)] * pad
+    for i, d in enumerate(batch):
+        strides.append((0, 0) if (d == 1 and out_batch[pad + i] != 1) else view.strides[i])
+    strides += list(view.strides[rank - keep:])
+    new_shape = tuple(out_batch) + tuple(shape[rank - keep:])
+    return replace(view, shape=new_shape, tshape=texel_shape(new_shape, view.packed), strides=tuple(strides))
+
+
+def permute_view(view: View, perm: Sequence[int]) -> View:
+    """Dims reordered (out dim i = input dim perm[i]); the packed last dim must stay last."""
+    shape = view.shape
+    new_shape = tuple(shape[p] for p in perm)
+    strides = tuple(view.strides[p] for p in perm)
+    return replace(view, shape=new_shape, tshape=texel_shape(new_shape, view.packed), strides=strides)

@@ -200,7 +200,9 @@ class ProgramRunner:
             else:
                 view = t.view
             mode = view.mode
-            if (not view.splat and view.packed == ov.packed and view.mode == ov.mode and view.tshape == ov.tshape
+            # 'frag': read at the fragment's own position; only for inputs read point-wise at the
+            # output coordinates ('bcast') with exactly the output's layout
+            if (arg.view is None and arg.access == "bcast" and not view.splat and view.packed == ov.packed and view.mode == ov.mode and view.tshape == ov.tshape
                     and view.strides == ov.strides and view.offset == ov.offset and view.width == ov.width):
                 mode = "frag"
             specs.append(InputSpec(name, t.dtype, view.rank, view.packed, mode, view.splat, arg.elem))
@@ -299,6 +301,8 @@ def _set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
         u = uniforms.get(name)
         if u is None:
             continue  # optimised away by the GLSL compiler, or not used by this variant
+        if isinstance(value, (list, tuple)):
+            value = np.asarray(value, dtype="i4" if all(isinstance(v, (int, np.integer)) for v in value) else "f4")
         if isinstance(value, np.ndarray):
             u.write(value.tobytes())
         else:

@@ -131,6 +131,8 @@ def build_source(spec: ProgramSpec) -> str:
                       SPLAT=".xxxx" if inp.splat else "",
                       LANE="0" if inp.splat else "last % 4")
         parts.append(f"#define {inp.name}_R {inp.rank}")
+        parts.append(f"#define {inp.name}_INT {int(inp.dtype != 'float32')}")
+        parts.append(f"#define {inp.name}_PACKED {int(inp.packed)}")
         parts.append(render("lib/input.glsl", "decl", **params))
         parts.append(render("lib/input.glsl", {"L": "pos_L", "F": "pos_F", "frag": "pos_frag"}[inp.mode], **params))
         parts.append(render("lib/input.glsl", "texel", **params))

@@ -80,3 +80,17 @@ def resolve_reshape(shape: Sequence[int], new_shape: object) -> Shape:
     if size_of(target) != total:
         raise ShapeError(f"cannot reshape {list(shape)} ({total} values) to {target} ({size_of(target)} values)")
     return tuple(target)
+
+
+def reduced_shape(shape: Sequence[int], axes: Sequence[int], keep_dims: bool) -> Shape:
+    if keep_dims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def check_perm(perm: object, rank: int) -> list[int]:
+    """A transpose permutation (None = reversed axes), negative entries allowed."""
+    p = list(range(rank))[::-1] if perm is None else [int(v) % max(rank, 1) for v in perm]  # type: ignore[union-attr]
+    if sorted(p) != list(range(rank)):
+        raise AttributeValueError(f"Transpose: perm {perm} is not a permutation of 0..{rank - 1}")
+    return p

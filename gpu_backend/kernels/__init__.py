@@ -1,3 +1,8 @@
 """GL kernels, one small module per op family; importing this package registers them all."""
 from . import identity  # noqa: F401
 from . import elementwise  # noqa: F401
+from . import combine  # noqa: F401
+from . import matmul  # noqa: F401
+from . import reduce  # noqa: F401
+from . import softmax  # noqa: F401
+from . import transpose  # noqa: F401

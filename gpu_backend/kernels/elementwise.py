@@ -27,9 +27,9 @@ def unary(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> li
     if op == "Cast" and out_dtype == x.dtype:
         return [gl.share(x, x.view)]
     alpha = float(attrs.get("alpha", T.DEFAULT_ALPHA.get(op, 0.0)))
-    defines = [("X_INT", str(int(x.dtype != "float32"))), ("OUT_BOOL", str(int(out_dtype == "bool")))]
-    return [gl.run("unary.glsl", op, "texel", {"X": x}, x.shape, out_dtype, defines=defines,
-                   libs=[MATH], uniforms={"alpha": alpha}, label=op)]
+    defines = [("OUT_BOOL", str(int(out_dtype == "bool")))]
+    return [gl.elementwise("unary.glsl", op, {"X": x}, x.shape, out_dtype, defines=defines,
+                           libs=[MATH], uniforms={"alpha": alpha}, label=op)]
 
 
 @gl_kernel(*T.BINARY)
@@ -44,4 +44,4 @@ def binary(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> l
     out_shape = broadcast_shapes(a.shape, b.shape)
     section = T.BINARY_SECTION.get(op, op)
     return [gl.elementwise("binary.glsl", section, {"A": a, "B": b}, out_shape, T.binary_out_dtype(op, a.dtype),
-                           defines=[("AB_INT", str(int(a.dtype != "float32")))], libs=[MATH], label=op)]
+                           libs=[MATH], label=op)]

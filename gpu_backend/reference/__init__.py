@@ -1,3 +1,8 @@
 """numpy reference kernels with TensorFlow's semantics; importing this package registers them all."""
 from . import identity  # noqa: F401
 from . import elementwise  # noqa: F401
+from . import combine  # noqa: F401
+from . import matmul  # noqa: F401
+from . import reduce  # noqa: F401
+from . import softmax  # noqa: F401
+from . import transpose  # noqa: F401

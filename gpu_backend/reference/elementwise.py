@@ -22,6 +22,12 @@ def _f64(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float64)
 
 
+def ftz(x: np.ndarray) -> np.ndarray:
+    """float32 with subnormal results flushed to a signed zero, as TF's CPU kernels (and GPUs) run."""
+    x = np.asarray(x).astype(np.float32)
+    return np.where(np.abs(x) < np.finfo(np.float32).tiny, np.copysign(np.float32(0), x), x).astype(np.float32)
+
+
 def _check(op: str, arrays: list[np.ndarray], allowed: str) -> None:
     for a in arrays:
         letter = {"f": "f", "i": "i", "b": "b"}[a.dtype.kind if a.dtype.kind != "u" else "i"]
@@ -80,7 +86,7 @@ def unary(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
                 r = np.where(np.isnan(xf), xf, np.where(xf > 0, 1.0, alpha))
         else:
             r = _FLOAT_UNARY[op](_f64(x))
-    return [np.asarray(r).astype(np.float32)]
+        return [ftz(r)]
 
 
 def _int_unary(op: str, x: np.ndarray) -> np.ndarray:
@@ -218,5 +224,7 @@ def binary(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
             raise UnsupportedDTypeError(f"{op} does not take int32 inputs")
         return [_wrap32(r)]
     with np.errstate(all="ignore"):
+        if op == "FloorDiv":   # the quotient is rounded (and may underflow) in float32 before floor, as in TF
+            return [np.floor(ftz(a.astype(np.float32) / b.astype(np.float32)))]
         r = _FLOAT_BINARY[op](_f64(a), _f64(b))
-    return [np.asarray(r).astype(np.float32)]
+        return [ftz(r)]

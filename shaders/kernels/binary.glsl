@@ -1,7 +1,7 @@
 // Element-wise binary ops with numpy broadcasting: inputs A and B are read at the
 // output coordinates (broadcast dims have stride 0; a broadcast packed last dim is splat).
-// AB_INT is 1 for int32/bool operands.
-#if AB_INT
+// A_INT is 1 for int32/bool operands (both operands share a dtype).
+#if A_INT
 #define ABV ivec4
 #else
 #define ABV vec4
@@ -9,7 +9,7 @@
 OUT_VEC binary_op(ABV a, ABV b);
 OUT_VEC compute(int c[OUT_R]) { return binary_op(A_texel(c), B_texel(c)); }
 
-#if !AB_INT
+#if !A_INT
 // NaN where either operand is NaN (GLSL's min/max/comparisons leave NaN undefined)
 vec4 nan2(vec4 r, vec4 a, vec4 b) { return mix(r, vec4(NAN), or4(isnan(a), isnan(b))); }
 #endif
@@ -21,7 +21,7 @@ ABV binary_op(ABV a, ABV b) { return a - b; }
 //@section Multiply
 ABV binary_op(ABV a, ABV b) { return a * b; }
 //@section RealDiv
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) {   // C++ integer division (toward zero); x / 0 gives 0
     bvec4 bad = or4(equal(b, ivec4(0)), equal(b, ivec4(-1)));
     ivec4 q = a / select4(bad, ivec4(1), b);
@@ -32,31 +32,31 @@ ivec4 binary_op(ivec4 a, ivec4 b) {   // C++ integer division (toward zero); x /
 vec4 binary_op(vec4 a, vec4 b) { return a / b; }
 #endif
 //@section FloorDiv
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) { return int_floordiv(a, b); }
 #else
 vec4 binary_op(vec4 a, vec4 b) { return floor(a / b); }
 #endif
 //@section FloorMod
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) { return int_floormod(a, b); }
 #else
 vec4 binary_op(vec4 a, vec4 b) { return tf_floormod(a, b); }
 #endif
 //@section Pow
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) { return int_pow(a, b); }
 #else
 vec4 binary_op(vec4 a, vec4 b) { return tf_pow(a, b); }
 #endif
 //@section Maximum
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) { return max(a, b); }
 #else
 vec4 binary_op(vec4 a, vec4 b) { return nan2(max(a, b), a, b); }
 #endif
 //@section Minimum
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) { return min(a, b); }
 #else
 vec4 binary_op(vec4 a, vec4 b) { return nan2(min(a, b), a, b); }
@@ -66,7 +66,7 @@ ABV binary_op(ABV a, ABV b) { ABV d = a - b; return d * d; }
 //@section Atan2
 vec4 binary_op(vec4 a, vec4 b) { return tf_atan2(a, b); }
 //@section DivNoNan
-#if AB_INT
+#if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) {
     bvec4 bad = or4(equal(b, ivec4(0)), equal(b, ivec4(-1)));
     ivec4 q = a / select4(bad, ivec4(1), b);

@@ -14,6 +14,9 @@ ivec2 ${X}_pos(int c[$R]) {
     for (int i = 0; i < $R; ++i) p += c[i] * ${X}_str[i];
     return p;
 }
+// Walking along one dimension without recomputing positions: p = X_advance(p, X_delta(dim)).
+ivec2 ${X}_delta(int dim) { return ${X}_str[dim]; }
+ivec2 ${X}_advance(ivec2 p, ivec2 d) { return p + d; }
 
 //@section pos_F
 uniform int ${X}_fstr[$R];          // per dim flat texel strides
@@ -23,6 +26,12 @@ ivec2 ${X}_pos(int c[$R]) {
     int t = ${X}_foff;
     for (int i = 0; i < $R; ++i) t += c[i] * ${X}_fstr[i];
     return ivec2(t % ${X}_w, t / ${X}_w);
+}
+ivec2 ${X}_delta(int dim) { return ivec2(${X}_fstr[dim] % ${X}_w, ${X}_fstr[dim] / ${X}_w); }
+ivec2 ${X}_advance(ivec2 p, ivec2 d) {
+    p += d;
+    if (p.x >= ${X}_w) { p.x -= ${X}_w; p.y += 1; }
+    return p;
 }
 
 //@section pos_frag

@@ -140,8 +140,8 @@ float tf_fmod1(float x, float y) {
     for (int i = 0; i < 300; ++i) {
         if (r < ay) break;
         int k = max(0, int(floor(log2(r) - log2(ay))));
-        float t = ay * pow2i(k);
-        if (t > r) t = ay * pow2i(k - 1);
+        float t = ay * pow2i(min(k, 127)) * pow2i(max(k - 127, 0));
+        if (t > r) t = ay * pow2i(min(k - 1, 127)) * pow2i(max(k - 128, 0));
         r -= t;
     }
     return signbit1(x) ? -r : r;

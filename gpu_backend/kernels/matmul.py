@@ -1,0 +1,71 @@
+"""BatchMatMul / MatMul / _FusedMatMul: one packed output texel (4 columns) per fragment."""
+from __future__ import annotations
+
+from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..layout import batch_view
+from ..registry import gl_kernel
+from ..runner import Arg, GLTensor, ProgramRunner
+from ..shapes import broadcast_shapes
+from .elementwise import MATH
+
+ACTIVATIONS = {"linear": 0, "relu": 1, "relu6": 2, "elu": 3, "sigmoid": 4, "leakyrelu": 5, "prelu": 6, "tanh": 7}
+
+
+def matmul_shapes(a: tuple[int, ...], b: tuple[int, ...], ta: bool, tb: bool) -> tuple[tuple[int, ...], int, int, int]:
+    """(output shape, M, K, N) of a batched product, checking ranks, inner sizes and batch broadcasting."""
+    if len(a) < 2 or len(b) < 2:
+        raise ShapeError(f"BatchMatMul needs inputs of rank >= 2, got shapes {list(a)} and {list(b)}")
+    m, ka = (a[-1], a[-2]) if ta else (a[-2], a[-1])
+    kb, n = (b[-1], b[-2]) if tb else (b[-2], b[-1])
+    if ka != kb:
+        raise ShapeError(f"BatchMatMul: inner dimensions differ: {list(a)}{'^T' if ta else ''} x "
+                         f"{list(b)}{'^T' if tb else ''} ({ka} != {kb})")
+    batch = broadcast_shapes(a[:-2], b[:-2])
+    return batch + (m, n), m, ka, n
+
+
+def parse_fused(op: str, n_inputs: int, attrs: dict) -> tuple[str, bool, bool]:
+    """(activation, has_bias, has_prelu) from _FusedMatMul/_FusedConv2D attributes and input count."""
+    act = str(attrs.get("activation", "linear")).lower()
+    if act not in ACTIVATIONS:
+        raise AttributeValueError(f"{op}: activation {act!r} is not supported (supported: {', '.join(ACTIVATIONS)})")
+    has_prelu = act == "prelu"
+    extra = n_inputs - 2 - int(has_prelu)
+    if extra not in (0, 1):
+        raise AttributeValueError(f"{op}: expected x, filter/b, optional bias{', prelu weights' if has_prelu else ''}; "
+                                  f"got {n_inputs} inputs")
+    return act, extra == 1, has_prelu
+
+
+@gl_kernel("BatchMatMul", "MatMul", "_FusedMatMul")
+def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
+    a, b = inputs[0], inputs[1]
+    if a.dtype != "float32" or b.dtype != "float32":
+        raise UnsupportedDTypeError(f"{op} takes float32 inputs, got {a.dtype} and {b.dtype}")
+    ta, tb = bool(attrs.get("transpose_a", False)), bool(attrs.get("transpose_b", False))
+    act, has_bias, has_prelu = ("linear", False, False)
+    if op == "_FusedMatMul":
+        act, has_bias, has_prelu = parse_fused(op, len(inputs), attrs)
+    elif len(inputs) != 2:
+        raise AttributeValueError(f"{op} takes 2 inputs, got {len(inputs)}")
+    out_shape, m, k, n = matmul_shapes(a.shape, b.shape, ta, tb)
+    # the vectorised program needs packed operands; any other mix runs the generic one
+    packed = a.view.packed and b.view.packed
+    batch = out_shape[:-2]
+    args: dict[str, Arg] = {
+        "A": Arg(a, view=batch_view(a.view, batch), elem=not packed),
+        "B": Arg(b, view=batch_view(b.view, batch), elem=not packed),
+    }
+    if has_bias:
+        args["Bias"] = Arg(inputs[2], "bcast", elem=not packed)
+    if has_prelu:
+        args["Prelu"] = Arg(inputs[-1], "bcast", elem=not packed)
+    for name in ("Bias", "Prelu"):
+        if name in args:
+            broadcast_shapes(args[name].tensor.shape, out_shape)  # validates
+    defines = [("TA", str(int(ta))), ("TB", str(int(tb))), ("HAS_BIAS", str(int(has_bias))),
+               ("ACT", str(ACTIVATIONS[act]))]
+    uniforms = {"K": k, "N": n, "leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+    section, style = ("packed", "texel") if packed else ("generic", "element")
+    return [gl.run("matmul.glsl", section, style, args, out_shape, "float32", defines=defines, uniforms=uniforms,
+                   libs=[MATH, ("lib/activation.glsl", None)], packed=packed if packed else None, label=op)]
