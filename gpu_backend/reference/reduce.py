@@ -27,13 +27,13 @@ def reduce(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
         raise UnsupportedDTypeError(f"{op} does not take bool inputs")
     if x.dtype.kind == "i":
         x64 = x.astype(np.int64)
-        if op in ("Sum", "Mean"):
+        if op == "Sum":
+            return [_wrap32(np.sum(x64, axis=axes, keepdims=keep))]     # wraps like TF
+        if op == "Mean":
+            # TF's integer mean is exact: the true sum (no wrap), truncated toward zero
             s = np.sum(x64, axis=axes, keepdims=keep)
-            s = _wrap32(s).astype(np.int64)
-            if op == "Mean":
-                n = int(np.prod([x.shape[a] for a in axes]))
-                s = np.where(n == 0, 0, np.trunc(s / max(n, 1))).astype(np.int64)
-            return [_wrap32(s)]
+            n = max(int(np.prod([x.shape[a] for a in axes])), 1)
+            return [(np.sign(s) * (np.abs(s) // n)).astype(np.int32)]
         if op == "Prod":
             r = np.ones(np.sum(x64, axis=axes, keepdims=keep).shape, np.int64)
             moved = np.moveaxis(x64, axes, list(range(x.ndim - len(axes), x.ndim)))

@@ -57,6 +57,24 @@ V combine(V acc, V v) {
 
 S combine1(S a, S b) { return combine(V(a), V(b)).x; }
 
+#if MEAN && OUT_INT
+// TF's integer mean is exact (no wrap): accumulate v / count and v % count separately,
+// folding the remainder back into the quotient so neither overflows.
+void mean_add(inout ivec4 q, inout ivec4 r, ivec4 v) {
+    q += v / count;
+    r += v - (v / count) * count;
+    ivec4 carry = r / count;
+    q += carry;
+    r -= carry * count;
+}
+int mean_finish(int q, int r) {
+    // q + r / count with |r| < count; truncate toward zero
+    if (q > 0 && r < 0) return q - 1;
+    if (q < 0 && r > 0) return q + 1;
+    return q;
+}
+#endif
+
 S finish(S acc) {
 #if MEAN && OUT_INT
     return count == 0 ? 0 : acc / count;      // truncating integer mean, like TF
@@ -88,12 +106,21 @@ void step(inout int x[X_R]) {
 OUT_VEC compute(int c[OUT_R]) {
     int x[X_R];
     start(c, x);
+#if MEAN && OUT_INT
+    ivec4 q = ivec4(0), rem = ivec4(0);
+    for (int r = 0; r < red_n; ++r) {
+        mean_add(q, rem, X_texel(x));
+        step(x);
+    }
+    return ivec4(mean_finish(q.x, rem.x), mean_finish(q.y, rem.y), mean_finish(q.z, rem.z), mean_finish(q.w, rem.w));
+#else
     V acc = identity4();
     for (int r = 0; r < red_n; ++r) {
         acc = combine(acc, X_texel(x));
         step(x);
     }
     return V(finish(acc.x), finish(acc.y), finish(acc.z), finish(acc.w));
+#endif
 }
 
 //@section reduced_last
@@ -104,6 +131,9 @@ OUT_SCALAR value(int c[OUT_R]) {
     start(c, x);
     V acc = identity4();
     V id = identity4();
+#if MEAN && OUT_INT
+    ivec4 q = ivec4(0), rem = ivec4(0);
+#endif
     for (int r = 0; r < red_n; ++r) {
         V v = X_texel(x);
 #if X_PACKED
@@ -112,10 +142,21 @@ OUT_SCALAR value(int c[OUT_R]) {
         int valid = 1;
 #endif
         v = select4(lessThan(ivec4(0, 1, 2, 3), ivec4(valid)), v, id);
+#if MEAN && OUT_INT
+        mean_add(q, rem, v);
+#else
         acc = combine(acc, v);
+#endif
         step(x);
     }
+#if MEAN && OUT_INT
+    int qs = q.x + q.y + q.z + q.w;
+    int rs = rem.x + rem.y + rem.z + rem.w;      // |rs| < 4 * count
+    qs += rs / count;
+    return mean_finish(qs, rs - (rs / count) * count);
+#else
     return finish(combine1(combine1(acc.x, acc.y), combine1(acc.z, acc.w)));
+#endif
 }
 
 //@section arg
