@@ -32,6 +32,7 @@ demo: setup
 	$(VENV)/bin/gpu-backend run examples/tiny_cnn/model.json
 
 bench: setup
+	mkdir -p bench/results
 	$(PY) -m pytest bench/test_bench_core.py -q --benchmark-json=bench/results/core.json
 	$(PY) bench/report.py bench/results/core.json
 
