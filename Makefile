@@ -29,7 +29,7 @@ test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: setup
-	$(VENV)/bin/gpu-backend run examples/tiny_cnn/model.json
+	$(VENV)/bin/gpu-backend demo
 
 bench: setup
 	mkdir -p bench/results

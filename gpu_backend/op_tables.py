@@ -26,7 +26,8 @@ DEFAULT_ALPHA = {"LeakyRelu": 0.2, "Step": 0.0}
 # op -> (operand dtypes, output rule)
 BINARY: dict[str, tuple[str, str | None]] = {
     "Add": ("fi", None), "Sub": ("fi", None), "Multiply": ("fi", None), "RealDiv": ("fi", None),
-    "FloorDiv": ("fi", None), "FloorMod": ("fi", None), "Mod": ("fi", None), "Pow": ("fi", None),
+    "FloorDiv": ("fi", None), "FloorMod": ("fi", None), "Mod": ("fi", None), "TruncateMod": ("fi", None),
+    "Pow": ("fi", None),
     "Maximum": ("fi", None), "Minimum": ("fi", None), "SquaredDifference": ("fi", None),
     "Atan2": ("f", None), "DivNoNan": ("fi", None), "Prelu": ("f", None),
     "Equal": ("fib", "bool"), "NotEqual": ("fib", "bool"), "Greater": ("fi", "bool"),

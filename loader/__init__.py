@@ -1,1 +1,14 @@
-"""Loading converted TF.js graph models (model.json + weight shards) and running them on a Backend."""
+"""Loading converted TF.js graph models (model.json + weight shards) and running them on a Backend.
+
+    from loader import load_graph_model
+    model = load_graph_model("path/or/url/model.json")      # GL backend by default
+    outputs = model.predict({"x:0": array})                 # {output tensor name: ndarray}
+"""
+from .errors import (GraphError, ModelFormatError, ModelInputError, ModelLoadError, UnsafePathError,
+                     UnsupportedModelError, UnsupportedOpError, WeightsError)
+from .model import GraphModel, load_graph_model
+from .sources import FileSource, HttpSource, MemorySource, ModelSource
+
+__all__ = ["load_graph_model", "GraphModel", "ModelSource", "FileSource", "HttpSource", "MemorySource",
+           "ModelLoadError", "ModelFormatError", "UnsupportedModelError", "WeightsError", "UnsafePathError",
+           "UnsupportedOpError", "GraphError", "ModelInputError"]

@@ -172,6 +172,7 @@ def _atan2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 _FLOAT_BINARY = {
     "Add": np.add, "Sub": np.subtract, "Multiply": np.multiply, "RealDiv": np.divide,
     "FloorDiv": lambda a, b: np.floor(a / b), "FloorMod": _float_floormod, "Mod": _float_floormod,
+    "TruncateMod": np.fmod,
     "Pow": np.power, "Maximum": np.maximum, "Minimum": np.minimum,
     "SquaredDifference": lambda a, b: np.square(a - b), "Atan2": _atan2,
     "DivNoNan": lambda a, b: np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b)),
@@ -207,6 +208,9 @@ def binary(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
             r = _int_truncdiv(a, b)
         elif op == "FloorDiv":
             r = _int_floordiv(a, b)
+        elif op == "TruncateMod":
+            safe = np.where(b64 == 0, 1, b64)
+            r = np.where(b64 == 0, 0, np.fmod(a64, safe))
         elif op in ("FloorMod", "Mod"):
             q = _int_floordiv(a, b)
             r = np.where(np.broadcast_to(b64, q.shape) == 0, 0, a64 - q * b64)

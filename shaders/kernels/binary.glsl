@@ -43,6 +43,17 @@ ivec4 binary_op(ivec4 a, ivec4 b) { return int_floormod(a, b); }
 #else
 vec4 binary_op(vec4 a, vec4 b) { return tf_floormod(a, b); }
 #endif
+//@section TruncateMod
+// TF's Mod op (C fmod / %): the result takes the sign of a; x % 0 gives 0 for ints (TF raises)
+#if A_INT
+ivec4 binary_op(ivec4 a, ivec4 b) {
+    bvec4 bad = or4(equal(b, ivec4(0)), equal(b, ivec4(-1)));
+    ivec4 q = a / select4(bad, ivec4(1), b);
+    return select4(bad, ivec4(0), a - q * b);
+}
+#else
+vec4 binary_op(vec4 a, vec4 b) { return MAP4_2(tf_fmod1, a, b); }
+#endif
 //@section Pow
 #if A_INT
 ivec4 binary_op(ivec4 a, ivec4 b) { return int_pow(a, b); }

@@ -1,0 +1,65 @@
+"""MaxPool and AvgPool (NHWC) with TensorFlow's CPU semantics.
+
+MaxPool follows TF's CPU kernel, which keeps a running max that starts at the
+dtype's lowest value and is updated with a max that drops NaN: NaN never
+propagates (a window holding a NaN and 3.0 gives 3.0), and a window that is
+all NaN or all -inf gives float32's lowest (-3.4028235e38), not NaN or -inf.
+AvgPool divides by the number of real (non-padding) elements in the window, so
+SAME / explicit padding never dilutes the average; NaN and Inf propagate
+through its sum as usual.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError, UnsupportedDTypeError
+from ..registry import numpy_kernel
+from .conv import FLOAT32_LOWEST, INT32_MIN, Window, check_data_format, pad_for_window, spatial_pair, \
+    window_geometry, window_taps
+
+
+def _prepare(op: str, inputs: list[np.ndarray], attrs: dict) -> tuple[np.ndarray, Window]:
+    x = inputs[0]
+    check_data_format(op, attrs)
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: input must have rank 4 ([batch, height, width, channels]), got shape {list(x.shape)}")
+    if x.dtype.kind == "b":
+        raise UnsupportedDTypeError(f"{op} does not take bool inputs")
+    k_h, k_w = spatial_pair(op, attrs, "filter_size")
+    # TF's and TF.js's MaxPool / AvgPool kernels have no dilation, so no 'dilations' attribute is read
+    win = window_geometry(op, attrs, x.shape[1], x.shape[2], k_h, k_w, dilations=(1, 1))
+    return x, win
+
+
+@numpy_kernel("MaxPool")
+def max_pool(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
+    x, win = _prepare(op, inputs, attrs)
+    shape = (x.shape[0], win.out_h, win.out_w, x.shape[3])
+    if x.dtype.kind in "iu":
+        xp = pad_for_window(x.astype(np.int64), win, INT32_MIN)
+        acc = np.full(shape, INT32_MIN, np.int64)
+        for _, _, tap in window_taps(xp, win):
+            acc = np.maximum(acc, tap)
+        return [acc.astype(np.int32)]
+    xp = pad_for_window(x.astype(np.float64), win, np.nan)      # fmax skips NaN: padding never wins
+    acc = np.full(shape, FLOAT32_LOWEST)
+    for _, _, tap in window_taps(xp, win):
+        acc = np.fmax(acc, tap)
+    return [acc.astype(np.float32)]
+
+
+@numpy_kernel("AvgPool")
+def avg_pool(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
+    x, win = _prepare(op, inputs, attrs)
+    if x.dtype.kind != "f":
+        raise UnsupportedDTypeError(f"{op} takes float32 inputs only (TensorFlow has no int32 AvgPool); "
+                                    f"cast to float32 first")
+    xp = pad_for_window(x.astype(np.float64), win, 0.0)
+    ones = pad_for_window(np.ones((1,) + x.shape[1:3] + (1,)), win, 0.0)
+    total = np.zeros((x.shape[0], win.out_h, win.out_w, x.shape[3]))
+    count = np.zeros((1, win.out_h, win.out_w, 1))
+    for (_, _, tap), (_, _, valid) in zip(window_taps(xp, win), window_taps(ones, win)):
+        total += tap
+        count += valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [(total / count).astype(np.float32)]          # a window of padding only gives NaN (0 / 0)

@@ -1,0 +1,165 @@
+"""The `gpu-backend` command: run a model, or inspect what it needs and where it runs."""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def _random_inputs(model, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    feeds = {}
+    for t in model.inputs:
+        shape = [1 if d == -1 else d for d in (t.shape or (1,))]
+        if t.dtype == "float32":
+            feeds[t.key] = rng.standard_normal(shape).astype(np.float32)
+        elif t.dtype == "int32":
+            feeds[t.key] = rng.integers(0, 10, shape).astype(np.int32)
+        else:
+            feeds[t.key] = rng.random(shape) > 0.5
+    return feeds
+
+
+def _load_inputs(specs: list[str]) -> dict[str, np.ndarray]:
+    feeds: dict[str, np.ndarray] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"--input expects NAME=FILE (.npy or .npz), got {spec!r}")
+        p = Path(path)
+        if p.suffix == ".npz":
+            with np.load(p) as z:
+                if len(z.files) != 1:
+                    raise SystemExit(f"{path} holds {len(z.files)} arrays; use a .npy or a one-array .npz")
+                feeds[name] = z[z.files[0]]
+        else:
+            feeds[name] = np.load(p)
+    return feeds
+
+
+def _model_dir(model: str) -> Path:
+    p = Path(model)
+    return p if p.is_dir() else p.parent
+
+
+def _describe(a: np.ndarray) -> str:
+    if a.size == 0:
+        return "empty"
+    if a.dtype == np.bool_:
+        return f"{int(a.sum())} true of {a.size}"
+    flat = a.astype(np.float64).reshape(-1)
+    text = f"min {flat.min():.4g} max {flat.max():.4g} mean {flat.mean():.4g}"
+    if a.ndim == 2 and a.shape[-1] > 1 and a.dtype.kind == "f":
+        text += "; argmax per row " + str(np.argmax(a, axis=-1)[:8].tolist()) + ("..." if a.shape[0] > 8 else "")
+    return text
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import load_graph_model
+    if args.quiet_fallback:
+        warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    model = load_graph_model(args.model, backend=args.backend, strict=args.strict)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    info = getattr(model.backend, "info", None)
+    print(f"model   {args.model}")
+    print(f"backend {model.backend.name}" + (f" on {info.renderer} ({info.version})" if info else ""))
+    feeds = _load_inputs(args.input) if args.input else _random_inputs(model, np.random.default_rng(args.seed))
+    if args.example_inputs and not args.input:
+        with np.load(_model_dir(args.model) / "inputs.npz") as z:
+            feeds = {k: z[k] for k in z.files}
+    t1 = time.perf_counter()
+    outputs = model.predict(feeds)
+    first_ms = (time.perf_counter() - t1) * 1e3
+    warm = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        model.predict(feeds)
+        warm.append((time.perf_counter() - t) * 1e3)
+    print("inputs  " + ", ".join(f"{k} {list(np.shape(v))} {np.asarray(v).dtype}" for k, v in feeds.items())
+          + ("" if args.input or args.example_inputs else " (random)"))
+    print("outputs")
+    for t in model.outputs:
+        a = outputs[t.name]
+        print(f"  {t.key} ({t.name}) {list(a.shape)} {a.dtype}: {_describe(a)}")
+    labels = _model_dir(args.model) / "labels.npy"
+    if args.example_inputs and labels.exists() and len(model.outputs) == 1:
+        pred = np.argmax(outputs[model.outputs[0].name], axis=-1)
+        truth = np.load(labels)
+        print(f"predicted classes {pred.tolist()}")
+        print(f"true labels       {truth.tolist()}  ({int((pred == truth).sum())}/{truth.size} correct)")
+    print(f"load {load_ms:.1f} ms | first inference {first_ms:.1f} ms | warm median "
+          + (f"{statistics.median(warm):.2f} ms (min {min(warm):.2f}, max {max(warm):.2f}, {len(warm)} runs)"
+             if warm else "n/a"))
+    fb = sum(1 for p in model.executor.plans.values() if p.kind == "fallback")
+    if fb:
+        print(f"numpy fallback: {fb} node(s): " + ", ".join(sorted(model.executor.fallback_types)))
+    if args.out:
+        np.savez(args.out, **outputs)
+        print(f"wrote {args.out}")
+    model.dispose()
+    return 0
+
+
+def example_model_dir() -> Path:
+    from importlib import resources
+    return Path(str(resources.files("loader").joinpath("examples/digits_cnn")))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The bundled example: a CNN trained on 8x8 digits, 16 held-out digits, on the GL backend."""
+    args.model = str(example_model_dir() / "model.json")
+    args.example_inputs = True
+    args.input = []
+    return cmd_run(args)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import inspect_model
+    report = inspect_model(args.model)
+    print(report.format())
+    return 1 if (report.unsupported and args.fail_on_unsupported) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gpu-backend", description="Run converted TF.js graph models on OpenGL.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a model and print its outputs and timings")
+    run.add_argument("model", help="model.json path, folder, file:// or http(s):// URL")
+    run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                     help="an input (signature key, tensor name or node name); repeat per input")
+    run.add_argument("--example-inputs", action="store_true", help="use inputs.npz next to model.json")
+    run.add_argument("--out", help="write the outputs to this .npz")
+    run.add_argument("--runs", type=int, default=10, help="warm runs after the first (default 10)")
+    run.add_argument("--backend", default="gl", choices=["gl", "glfw", "numpy"])
+    run.add_argument("--strict", action="store_true", help="fail if any op would run on the numpy fallback")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--quiet-fallback", action="store_true", help="do not warn about numpy fallback ops")
+    run.set_defaults(fn=cmd_run)
+    demo = sub.add_parser("demo", help="run the bundled example model (digits CNN) on 16 held-out digits")
+    demo.add_argument("--runs", type=int, default=20)
+    demo.add_argument("--backend", default="gl", choices=["gl", "glfw", "numpy"])
+    demo.set_defaults(fn=cmd_demo, strict=False, seed=0, out=None, quiet_fallback=False)
+    ins = sub.add_parser("inspect", help="inputs/outputs, ops and where each runs, weights")
+    ins.add_argument("model")
+    ins.add_argument("--fail-on-unsupported", action="store_true", help="exit 1 when an op has no kernel")
+    ins.set_defaults(fn=cmd_inspect)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from gpu_backend.errors import GPUBackendError
+    try:
+        return args.fn(args)
+    except GPUBackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

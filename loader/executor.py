@@ -1,0 +1,413 @@
+"""Planning and running a graph on a Backend.
+
+Placement, decided once at load:
+  * graph ops (Const, Placeholder, Identity, Shape, ...) are handled here, without a kernel;
+  * "host" nodes: every data input is a constant or a shape-derived small tensor.  They run on the
+    numpy reference at once (shape arithmetic such as Shape -> StridedSlice -> Pack -> Reshape), never
+    touching the GPU, the way TF.js forwards small CPU-resident tensors;
+  * "device" nodes run on the model's backend (the GL backend by default);
+  * "fallback" nodes have no kernel on that backend and run on the numpy reference, inputs read back.
+Weights feeding device nodes are uploaded once at load and stay resident.  Every other device tensor
+is disposed as soon as its last consumer has run (reference counts over the schedule).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gpu_backend.api import Backend, TensorHandle
+from gpu_backend.dtypes import normalize_dtype
+from gpu_backend.numpy_backend import run_reference
+from gpu_backend.registry import NUMPY_KERNELS
+
+from .errors import GraphError, ModelLoadError, UnsupportedOpError
+from .graph import Graph, Node, TensorRef
+from .op_mapping import OPS, KernelCall, MappingError, Params
+
+# Ops handled by the executor itself.
+GRAPH_OPS = {"Const", "Placeholder", "PlaceholderWithDefault", "Identity", "IdentityN", "Snapshot", "StopGradient",
+             "NoOp", "Shape", "ShapeN", "Size", "Rank", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
+PASS_THROUGH = {"Identity", "Snapshot", "StopGradient", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
+HOST_SIZE_LIMIT = 4096   # host constants up to this many values keep downstream arithmetic on the host
+
+
+class NodeError(ModelLoadError):
+    """A node failed to run; the message names the node and its op."""
+
+
+@dataclass
+class Value:
+    """A tensor during a run: a device handle, a host array, or both (cached copies)."""
+
+    host: np.ndarray | None = None
+    dev: TensorHandle | None = None
+    resident: bool = False      # model weights: never disposed by a run
+    refs: int = 0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.host.shape) if self.host is not None else tuple(self.dev.shape)  # type: ignore[union-attr]
+
+    @property
+    def dtype(self) -> str:
+        return normalize_dtype(self.host.dtype) if self.host is not None else self.dev.dtype  # type: ignore[union-attr]
+
+
+@dataclass
+class NodePlan:
+    node: Node
+    kind: str                       # graph | host | device | fallback
+    params: tuple[int, ...] = ()
+    num_outputs: int = 1
+    call: KernelCall | None = None  # resolved at load when every param input is constant
+    kernel: str = ""
+
+
+@dataclass
+class RunStats:
+    wall_ms: float = 0.0
+    nodes: int = 0
+    device_kernels: int = 0
+    host_kernels: int = 0
+    fallback_kernels: int = 0
+    uploads: int = 0
+    readbacks: int = 0
+    fallback_ops: Counter = field(default_factory=Counter)
+
+
+class _Dynamic(Exception):
+    pass
+
+
+class Executor:
+    def __init__(self, graph: Graph, consts: dict[str, np.ndarray], backend: Backend | None, strict: bool = False,
+                 backend_kernels: set[str] | None = None) -> None:
+        self.graph = graph
+        self.consts = consts
+        self.backend = backend            # None: planning only (inspect)
+        self.strict = strict
+        self.backend_kernels = set(backend.kernels()) if backend is not None else set(backend_kernels or ())
+        self.plans: dict[str, NodePlan] = {}
+        self.resident: dict[str, Value] = {}
+        self._schedules: dict[tuple[str, ...], tuple[list[NodePlan], dict[TensorRef, int]]] = {}
+        self.last_stats = RunStats()
+        self.fallback_types: Counter[str] = Counter()
+
+    # -- planning --------------------------------------------------------------------------
+    def plan(self, targets: list[str]) -> None:
+        """Map, validate and place every node needed for `targets`; raise listing all unsupported ops."""
+        order = self.graph.schedule(targets)
+        unsupported, bad_attrs = self.classify(order)
+        self.raise_unsupported(order, unsupported, bad_attrs)
+        self.check_fallbacks()
+        self._check_outputs_exist(order)
+
+    def classify(self, order: list[Node]) -> tuple[dict[str, list[str]], list[str]]:
+        """Place every node of `order`; return (unsupported op -> nodes, attribute errors) without raising."""
+        unsupported: dict[str, list[str]] = {}
+        bad_attrs: list[str] = []
+        host_static: set[str] = {name for name, p in self.plans.items() if p.kind == "host"} | {
+            name for name, p in self.plans.items() if p.kind == "graph" and self._is_host_static(p.node, set())}
+        for node in order:
+            if node.name in self.plans:
+                if self.plans[node.name].kind in ("graph", "host") and self._is_host_static(node, host_static):
+                    host_static.add(node.name)
+                continue
+            if node.op in GRAPH_OPS:
+                self.plans[node.name] = NodePlan(node, "graph", num_outputs=max(1, len(node.inputs))
+                                                 if node.op == "IdentityN" else (len(node.inputs) if node.op == "ShapeN" else 1))
+                if self._is_host_static(node, host_static):
+                    host_static.add(node.name)
+                continue
+            spec = OPS.get(node.op)
+            if spec is None:
+                unsupported.setdefault(node.op, []).append(node.name)
+                continue
+            params = spec.param_inputs(node)
+            call = None
+            try:
+                call = spec.mapper(node, Params(node, lambda i: self._static_value(node, i)))
+            except _Dynamic:
+                pass
+            except MappingError as exc:
+                bad_attrs.append(f"  {node.name} ({node.op}): {exc}")
+                continue
+            kernel = call.kernel if call is not None else self._kernel_name(node, spec)
+            if kernel not in self.backend_kernels and kernel not in NUMPY_KERNELS:
+                unsupported.setdefault(node.op, []).append(node.name)
+                continue
+            data_inputs = call.inputs if call is not None else [i for i in range(len(node.inputs)) if i not in params]
+            host = all(self._input_host_static(node, i, host_static) for i in data_inputs)
+            if host:
+                kind = "host"
+                host_static.add(node.name)
+            elif kernel in self.backend_kernels:
+                kind = "device"
+            else:
+                kind = "fallback"
+            self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)
+        return unsupported, bad_attrs
+
+    def raise_unsupported(self, order: list[Node], unsupported: dict[str, list[str]], bad_attrs: list[str]) -> None:
+        if unsupported or bad_attrs:
+            lines = []
+            if unsupported:
+                lines.append(f"{sum(len(v) for v in unsupported.values())} node(s) use {len(unsupported)} op type(s) "
+                             "that no backend implements:")
+                for op, names in sorted(unsupported.items()):
+                    shown = ", ".join(names[:5]) + (f", ... ({len(names)} nodes)" if len(names) > 5 else "")
+                    lines.append(f"  {op}: {shown}")
+            if bad_attrs:
+                lines.append("nodes with attribute values no kernel supports:")
+                lines.extend(bad_attrs)
+            raise UnsupportedOpError("\n".join(lines))
+
+    def check_fallbacks(self) -> None:
+        fallback = Counter(p.node.op for p in self.plans.values() if p.kind == "fallback")
+        if fallback and self.strict:
+            raise UnsupportedOpError(
+                "strict=True: these ops have no kernel on the " + getattr(self.backend, "name", "?") +
+                " backend and would run on the numpy fallback: " +
+                ", ".join(f"{op} ({n} node{'s' if n > 1 else ''})" for op, n in sorted(fallback.items())))
+        for op, n in sorted(fallback.items()):
+            if op not in self.fallback_types:
+                warnings.warn(f"{op} has no {getattr(self.backend, 'name', '?')} kernel yet; {n} node(s) run on the "
+                              "numpy fallback (strict=True makes this an error)", stacklevel=4)
+        self.fallback_types.update({op: 0 for op in fallback})
+
+    def _check_outputs_exist(self, order: list[Node]) -> None:
+        for node in order:
+            for src, k in node.inputs:
+                plan = self.plans.get(src)
+                if plan is not None and k >= plan.num_outputs:
+                    raise GraphError(f"node {node.name!r} reads output {k} of {src!r} ({plan.node.op}), which has "
+                                     f"only {plan.num_outputs} output(s) here")
+
+    def _kernel_name(self, node: Node, spec: Any) -> str:
+        # the mapping needs param values we only know at run time: map with placeholder zeros for the name
+        try:
+            return spec.mapper(node, Params(node, lambda i: np.zeros(4, np.int32))).kernel
+        except Exception:
+            return node.op
+
+    def _static_value(self, node: Node, i: int) -> np.ndarray:
+        src, k = node.inputs[i]
+        src_node = self.graph.nodes[src]
+        if src_node.op == "Const" and k == 0:
+            return self.consts[src]
+        raise _Dynamic()
+
+    def _input_host_static(self, node: Node, i: int, host_static: set[str]) -> bool:
+        src, _ = node.inputs[i]
+        if src not in host_static:
+            return False
+        if self.graph.nodes[src].op == "Const":
+            return self.consts[src].size <= HOST_SIZE_LIMIT
+        return True
+
+    def _is_host_static(self, node: Node, host_static: set[str]) -> bool:
+        if node.op == "Const":
+            return True
+        if node.op in ("Shape", "ShapeN", "Size", "Rank"):
+            return True
+        if node.op in PASS_THROUGH or node.op == "IdentityN":
+            return all(self._input_host_static(node, i, host_static) for i in range(len(node.inputs)))
+        return False
+
+    def upload_weights(self) -> None:
+        """Upload, once, every constant that a device node reads as data."""
+        for plan in self.plans.values():
+            if plan.kind != "device":
+                continue
+            data_inputs = plan.call.inputs if plan.call is not None else [
+                i for i in range(len(plan.node.inputs)) if i not in plan.params]
+            for i in data_inputs:
+                src, _ = plan.node.inputs[i]
+                src = self._through_identity(src)
+                if src in self.resident or self.graph.nodes[src].op != "Const":
+                    continue
+                value = Value(host=self.consts[src], resident=True)
+                value.dev = self.backend.upload(self.consts[src])
+                self.resident[src] = value
+
+    def _through_identity(self, name: str) -> str:
+        node = self.graph.nodes[name]
+        while node.op in PASS_THROUGH and node.inputs:
+            node = self.graph.nodes[node.inputs[0][0]]
+        return node.name
+
+    # -- scheduling ------------------------------------------------------------------------
+    def schedule(self, targets: tuple[str, ...], fetch: tuple[TensorRef, ...]) -> tuple[list[NodePlan], dict[TensorRef, int]]:
+        key = targets + tuple(f"{n}:{k}" for n, k in fetch)
+        cached = self._schedules.get(key)
+        if cached is not None:
+            return cached
+        order = self.graph.schedule(list(targets))
+        missing = [n.name for n in order if n.name not in self.plans]
+        if missing:
+            self.plan(list(targets))
+        plans = [self.plans[n.name] for n in order]
+        uses: Counter[TensorRef] = Counter()
+        for p in plans:
+            for ref in p.node.inputs:
+                uses[ref] += 1
+        for ref in fetch:
+            uses[ref] += 1
+        self._schedules[key] = (plans, dict(uses))
+        return self._schedules[key]
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef]) -> list[np.ndarray]:
+        t0 = time.perf_counter()
+        stats = RunStats()
+        targets = tuple(dict.fromkeys(n for n, _ in fetch))
+        plans, uses = self.schedule(targets, tuple(fetch))
+        values: dict[TensorRef, Value] = {}
+        try:
+            for plan in plans:
+                self._run_node(plan, feeds, values, uses, stats)
+                for ref in plan.node.inputs:
+                    self._release(values, ref)
+            out = []
+            for ref in fetch:
+                v = values[ref]
+                out.append(self._host(v, stats).copy())
+            return out
+        finally:
+            for v in {id(v): v for v in values.values()}.values():
+                if not v.resident and v.dev is not None:
+                    self.backend.dispose(v.dev)
+                    v.dev = None
+            stats.wall_ms = (time.perf_counter() - t0) * 1e3
+            stats.nodes = len(plans)
+            self.last_stats = stats
+
+    def _release(self, values: dict[TensorRef, Value], ref: TensorRef) -> None:
+        v = values.get(ref)
+        if v is None:
+            return
+        v.refs -= 1
+        if v.refs <= 0:
+            if not v.resident and v.dev is not None:
+                self.backend.dispose(v.dev)
+                v.dev = None
+            values.pop(ref, None)
+
+    def _store(self, values: dict[TensorRef, Value], uses: dict[TensorRef, int], node: Node, k: int, v: Value) -> None:
+        ref = (node.name, k)
+        n = uses.get(ref, 0)
+        if n == 0:
+            if not v.resident and v.dev is not None and v.refs <= 0:
+                self.backend.dispose(v.dev)
+                v.dev = None
+            return
+        v.refs += n
+        values[ref] = v
+
+    def _host(self, v: Value, stats: RunStats) -> np.ndarray:
+        if v.host is None:
+            assert v.dev is not None
+            v.host = self.backend.read(v.dev)
+            stats.readbacks += 1
+        return v.host
+
+    def _device(self, v: Value, stats: RunStats) -> TensorHandle:
+        if v.dev is None:
+            assert v.host is not None
+            v.dev = self.backend.upload(v.host)
+            stats.uploads += 1
+        return v.dev
+
+    def _input(self, values: dict[TensorRef, Value], node: Node, i: int) -> Value:
+        ref = node.inputs[i]
+        try:
+            return values[ref]
+        except KeyError:
+            raise NodeError(f"node {node.name!r} ({node.op}): input {ref[0]}:{ref[1]} has no value "
+                            "(it was not computed or was released too early)") from None
+
+    def _run_node(self, plan: NodePlan, feeds: dict[str, np.ndarray], values: dict[TensorRef, Value],
+                  uses: dict[TensorRef, int], stats: RunStats) -> None:
+        node = plan.node
+        try:
+            if plan.kind == "graph":
+                self._run_graph_op(node, feeds, values, uses)
+                return
+            call = plan.call
+            if call is None:
+                call = OPS[node.op].mapper(node, Params(node, lambda i: self._host(self._input(values, node, i), stats)))
+            inputs = [self._input(values, node, i) for i in call.inputs]
+            if plan.kind == "device":
+                handles = [self._device(v, stats) for v in inputs]
+                handles += [self.backend.upload(e) for e in call.extra]
+                outs = self.backend.run(call.kernel, handles, call.attrs)
+                for h in handles[len(inputs):]:
+                    self.backend.dispose(h)
+                results = [Value(dev=h) for h in outs]
+                stats.device_kernels += 1
+            else:
+                arrays = [self._host(v, stats) for v in inputs] + list(call.extra)
+                results = [Value(host=a) for a in run_reference(call.kernel, arrays, call.attrs)]
+                if plan.kind == "fallback":
+                    stats.fallback_kernels += 1
+                    stats.fallback_ops[node.op] += 1
+                    self.fallback_types[node.op] += 1
+                else:
+                    stats.host_kernels += 1
+        except (NodeError, GraphError):
+            raise
+        except MappingError as exc:
+            raise NodeError(f"node {node.name!r} ({node.op}): {exc}") from exc
+        except Exception as exc:
+            shapes = ", ".join(f"{list(self._input(values, node, i).shape)} {self._input(values, node, i).dtype}"
+                               for i in range(len(node.inputs)) if node.inputs[i] in values)
+            raise NodeError(f"node {node.name!r} ({node.op}) failed on inputs [{shapes}]: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        for k, v in enumerate(results):
+            self._store(values, uses, node, k, v)
+
+    def _run_graph_op(self, node: Node, feeds: dict[str, np.ndarray], values: dict[TensorRef, Value],
+                      uses: dict[TensorRef, int]) -> None:
+        op = node.op
+        if op == "Const":
+            # weights uploaded at load are resident; other constants live on the host, and a device copy
+            # made during this run is disposed with the run's values
+            v = self.resident.get(node.name) or Value(host=self.consts[node.name])
+            self._store(values, uses, node, 0, v)
+        elif op in ("Placeholder", "PlaceholderWithDefault"):
+            if node.name in feeds:
+                v = Value(host=feeds[node.name])
+            elif op == "PlaceholderWithDefault":
+                v = self._input(values, node, 0)
+            else:
+                raise NodeError(f"no value fed for input {node.name!r}")
+            self._store(values, uses, node, 0, v)
+        elif op in PASS_THROUGH:
+            self._store(values, uses, node, 0, self._input(values, node, 0))
+        elif op == "IdentityN":
+            for k in range(len(node.inputs)):
+                self._store(values, uses, node, k, self._input(values, node, k))
+        elif op == "NoOp":
+            return
+        elif op in ("Shape", "ShapeN"):
+            for k in range(len(node.inputs)):
+                self._store(values, uses, node, k, Value(host=np.asarray(self._input(values, node, k).shape, np.int32)))
+        elif op == "Size":
+            self._store(values, uses, node, 0, Value(host=np.asarray(int(np.prod(self._input(values, node, 0).shape)),
+                                                                      np.int32)))
+        elif op == "Rank":
+            self._store(values, uses, node, 0, Value(host=np.asarray(len(self._input(values, node, 0).shape), np.int32)))
+        else:  # pragma: no cover - GRAPH_OPS and this dispatch are kept in sync
+            raise NodeError(f"graph op {op} is not handled")
+
+    def close(self) -> None:
+        for v in self.resident.values():
+            if v.dev is not None and not v.dev.disposed:
+                self.backend.dispose(v.dev)
+            v.dev = None
+        self.resident.clear()

@@ -1,0 +1,82 @@
+"""What a model needs and where each op would run, without creating a GL context."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpu_backend.registry import GL_KERNELS
+
+from .executor import Executor
+from .folding import fold_fused_batch_norms
+from .graph import Graph, parse_input
+from .model import GraphModel, weights_summary
+from .model_json import ModelArtifacts, TensorInfo, parse_model_json
+from .sources import ModelSource, resolve_source
+from .weights import load_weights
+
+
+@dataclass
+class InspectReport:
+    source: str
+    artifacts: ModelArtifacts
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    placement: dict[str, Counter] = field(default_factory=dict)    # op -> {gl, numpy fallback, host, graph, unsupported}
+    unsupported: dict[str, list[str]] = field(default_factory=dict)
+    attribute_errors: list[str] = field(default_factory=list)
+    weight_bytes: int = 0
+    nodes: int = 0
+
+    def split(self) -> Counter:
+        total: Counter = Counter()
+        for c in self.placement.values():
+            total.update(c)
+        return total
+
+    def format(self) -> str:
+        a = self.artifacts
+        lines = [f"model: {self.source}", f"  format {a.format}, converted by {a.converted_by or '?'}, "
+                 f"TensorFlow {a.generated_by or '?'}", "  inputs:"]
+        lines += [f"    {t.key}: {t.name} {t.dtype} {_shape(t.shape)}" for t in self.inputs]
+        lines.append("  outputs:")
+        lines += [f"    {t.key}: {t.name} {t.dtype} {_shape(t.shape)}" for t in self.outputs]
+        split = self.split()
+        lines.append(f"  nodes: {self.nodes} in the graph; scheduled for the outputs: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(split.items())))
+        lines.append(f"  {'op':30s} {'count':>5s}  where it runs")
+        for op, c in sorted(self.placement.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+            lines.append(f"  {op:30s} {sum(c.values()):5d}  " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+        if self.attribute_errors:
+            lines.append("  attribute values no kernel supports:")
+            lines += ["  " + e for e in self.attribute_errors]
+        lines.append("  weights: " + weights_summary(a.weight_specs()))
+        return "\n".join(lines)
+
+
+def _shape(shape: Any) -> str:
+    return "unknown rank" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport:
+    src = resolve_source(source)
+    artifacts = parse_model_json(src.read_model_json(), src.description)
+    weights = load_weights(artifacts, src)
+    probe = GraphModel.__new__(GraphModel)        # reuse the signature logic without a backend
+    probe.artifacts = artifacts
+    probe.graph = Graph.from_topology(artifacts.topology)
+    consts = probe._constants(weights)
+    fold_fused_batch_norms(probe.graph, consts)
+    inputs, outputs = probe._signature()
+    ex = Executor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
+    order = probe.graph.schedule([parse_input(o.name)[0][0] for o in outputs])  # type: ignore[index]
+    unsupported, bad = ex.classify(order)
+    where = {"device": "gl", "fallback": "numpy fallback", "host": "host", "graph": "graph"}
+    placement: dict[str, Counter] = {}
+    for plan in ex.plans.values():
+        placement.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
+    for op, names in unsupported.items():
+        placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
+    return InspectReport(src.description, artifacts, inputs, outputs, placement, unsupported, bad,
+                         sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes))

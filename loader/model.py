@@ -1,0 +1,317 @@
+"""GraphModel: load a converted TF.js graph model and run it with numpy in, numpy out."""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gpu_backend.api import Backend
+from gpu_backend.dtypes import normalize_dtype, to_backend_array
+from gpu_backend.errors import UnsupportedDTypeError
+
+from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
+from .executor import GRAPH_OPS, Executor, NodePlan
+from .folding import fold_fused_batch_norms
+from .graph import Graph, TensorRef, parse_input
+from .model_json import ModelArtifacts, TensorInfo, parse_model_json
+from .sources import ModelSource, resolve_source
+from .weights import load_weights
+
+
+@dataclass(frozen=True)
+class LoadTimes:
+    read_ms: float
+    weights_ms: float
+    plan_ms: float
+    upload_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.read_ms + self.weights_ms + self.plan_ms + self.upload_ms
+
+
+def _make_backend(backend: Backend | str | None) -> tuple[Backend, bool]:
+    if isinstance(backend, Backend):
+        return backend, False
+    if backend in (None, "gl", "egl"):
+        from gpu_backend import GLBackend
+        return GLBackend(), True
+    if backend == "glfw":
+        from gpu_backend import GLBackend
+        return GLBackend("glfw"), True
+    if backend == "numpy":
+        from gpu_backend import NumpyBackend
+        return NumpyBackend(), True
+    raise ValueError(f"backend must be a Backend instance, 'gl', 'glfw' or 'numpy', not {backend!r}")
+
+
+class GraphModel:
+    """A loaded graph model.  Use load_graph_model() to make one."""
+
+    def __init__(self, artifacts: ModelArtifacts, weights: dict[str, np.ndarray], backend: Backend,
+                 owns_backend: bool, strict: bool, times: dict[str, float]) -> None:
+        self.artifacts = artifacts
+        self.backend = backend
+        self._owns_backend = owns_backend
+        self.graph = Graph.from_topology(artifacts.topology)
+        consts = self._constants(weights)
+        fold_fused_batch_norms(self.graph, consts)
+        self.inputs, self.outputs = self._signature()
+        self.executor = Executor(self.graph, consts, backend, strict=strict)
+        t0 = time.perf_counter()
+        self.executor.plan([parse_input(o.name)[0][0] for o in self.outputs])  # type: ignore[index]
+        t1 = time.perf_counter()
+        self.executor.upload_weights()
+        t2 = time.perf_counter()
+        self.load_times = LoadTimes(times["read"], times["weights"], (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+        self.weight_specs = artifacts.weight_specs()
+
+    # -- construction helpers --------------------------------------------------------------
+    def _constants(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        consts: dict[str, np.ndarray] = {}
+        for node in self.graph.nodes.values():
+            if node.op != "Const":
+                continue
+            if node.name in weights:
+                value = weights[node.name]
+            else:
+                value = _inline_tensor(node.attr("value"), node.name)
+            if value.dtype == object:
+                raise UnsupportedDTypeError(f"Const {node.name!r} holds strings; string tensors are not supported")
+            consts[node.name] = to_backend_array(value, f"constant {node.name!r}")
+        return consts
+
+    def _signature(self) -> tuple[list[TensorInfo], list[TensorInfo]]:
+        a = self.artifacts
+        inputs = list(a.inputs)
+        if not inputs:
+            for n in self.graph.nodes.values():
+                if n.op == "Placeholder":
+                    shape = n.attr("shape")
+                    inputs.append(TensorInfo(n.name, f"{n.name}:0", n.attr("dtype", "float32"),
+                                             tuple(shape) if shape is not None else None))
+        outputs = list(a.outputs)
+        if not outputs:
+            for n in self.graph.nodes.values():
+                if not self.graph.consumers[n.name] and n.op not in ("Const", "NoOp", "Placeholder"):
+                    outputs.append(TensorInfo(n.name, f"{n.name}:0", "float32", None))
+        keys = a.user_metadata.get("structuredOutputKeys") if isinstance(a.user_metadata, dict) else None
+        if keys and len(keys) == len(outputs):
+            # the converter lists outputs in sorted-key order: Identity:0, Identity_1:0, ...
+            ordered = sorted(outputs, key=lambda t: _identity_index(t.name))
+            named = {t.name: k for t, k in zip(ordered, keys)}
+            outputs = [TensorInfo(named[t.name], t.name, t.dtype, t.shape) for t in outputs]
+        for t in inputs + outputs:
+            ref, _ = parse_input(t.name)
+            if ref is None or ref[0] not in self.graph.nodes:
+                raise GraphError(f"the signature names tensor {t.name!r} ({t.key}), which is not in the graph")
+        return inputs, outputs
+
+    # -- running ---------------------------------------------------------------------------
+    def predict(self, inputs: Any) -> dict[str, np.ndarray]:
+        """Run the signature's outputs.  `inputs`: one array (single-input models) or a dict keyed by
+        signature key, tensor name ('x:0') or node name.  Returns {output tensor name: array}."""
+        refs = [parse_input(o.name)[0] for o in self.outputs]
+        arrays = self.executor.run(self._feeds(inputs), refs)  # type: ignore[arg-type]
+        return {o.name: a for o, a in zip(self.outputs, arrays)}
+
+    def execute(self, inputs: Any, outputs: list[str] | str | None = None) -> dict[str, np.ndarray]:
+        """Run any tensors by name ('conv1/Relu', 'conv1/Relu:0', 'split:1'); default: the signature outputs."""
+        if outputs is None:
+            return self.predict(inputs)
+        names = [outputs] if isinstance(outputs, str) else list(outputs)
+        refs: list[TensorRef] = []
+        for name in names:
+            key = next((o.name for o in self.outputs if o.key == name), name)
+            ref, _ = parse_input(key)
+            if ref is None or ref[0] not in self.graph.nodes:
+                raise ModelInputError(f"no tensor named {name!r} in the graph")
+            refs.append(ref)
+        arrays = self.executor.run(self._feeds(inputs), refs)
+        return dict(zip(names, arrays))
+
+    def _feeds(self, inputs: Any) -> dict[str, np.ndarray]:
+        expected = "; ".join(f"{t.key} ({t.name}, {t.dtype}, shape {_fmt_shape(t.shape)})" for t in self.inputs)
+        if not isinstance(inputs, dict):
+            if len(self.inputs) != 1:
+                raise ModelInputError(f"this model has {len(self.inputs)} inputs; pass a dict. Expected: {expected}")
+            inputs = {self.inputs[0].key: inputs}
+        by_name: dict[str, TensorInfo] = {}
+        for t in self.inputs:
+            ref = parse_input(t.name)[0]
+            for alias in (t.key, t.name, ref[0] if ref else t.name):
+                by_name[alias] = t
+        feeds: dict[str, np.ndarray] = {}
+        for name, value in inputs.items():
+            info = by_name.get(name)
+            if info is None:
+                raise ModelInputError(f"unknown input {name!r}. Expected: {expected}")
+            node = parse_input(info.name)[0][0]  # type: ignore[index]
+            if node in feeds:
+                raise ModelInputError(f"input {info.key} ({info.name}) was given twice")
+            feeds[node] = self._check_input(info, value)
+        missing = [t for t in self.inputs if parse_input(t.name)[0][0] not in feeds  # type: ignore[index]
+                   and self.graph.nodes[parse_input(t.name)[0][0]].op != "PlaceholderWithDefault"]  # type: ignore[index]
+        if missing:
+            raise ModelInputError(f"missing input(s) {', '.join(t.key for t in missing)}. Expected: {expected}")
+        return feeds
+
+    @staticmethod
+    def _check_input(info: TensorInfo, value: Any) -> np.ndarray:
+        arr = np.asarray(value)
+        want = info.dtype
+        got_kind = arr.dtype.kind
+        ok_kind = {"float32": "f", "int32": "iu", "bool": "b"}.get(want, "")
+        if got_kind not in ok_kind:
+            raise ModelInputError(f"input {info.key} ({info.name}) must be {want}, got {arr.dtype}")
+        arr = to_backend_array(arr, f"input {info.key}")
+        if normalize_dtype(arr.dtype) != want:
+            raise ModelInputError(f"input {info.key} ({info.name}) must be {want}, got {arr.dtype}")
+        if info.shape is not None:
+            if arr.ndim != len(info.shape) or any(d != -1 and d != s for d, s in zip(info.shape, arr.shape)):
+                raise ModelInputError(f"input {info.key} ({info.name}) must have shape {_fmt_shape(info.shape)} "
+                                      f"(-1: any size), got {list(arr.shape)}")
+        return arr
+
+    # -- introspection ---------------------------------------------------------------------
+    def placement(self) -> dict[str, Counter]:
+        """{op type: Counter of where its nodes run: gl / fallback / host / graph}."""
+        where = {"device": getattr(self.backend, "name", "device"), "fallback": "numpy fallback",
+                 "host": "host (small tensors)", "graph": "graph"}
+        out: dict[str, Counter] = {}
+        for plan in self.executor.plans.values():
+            out.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
+        return dict(sorted(out.items()))
+
+    def summary(self) -> str:
+        lines = [f"GraphModel {self.artifacts.source}",
+                 f"  converted by {self.artifacts.converted_by or '?'} from TensorFlow {self.artifacts.generated_by or '?'}",
+                 f"  backend: {getattr(self.backend, 'name', '?')}"]
+        info = getattr(self.backend, "info", None)
+        if info is not None:
+            lines[-1] += f" ({info.renderer}, {info.version})"
+        lines.append("  inputs:")
+        lines += [f"    {t.key}: {t.name} {t.dtype} {_fmt_shape(t.shape)}" for t in self.inputs]
+        lines.append("  outputs:")
+        lines += [f"    {t.key}: {t.name} {t.dtype} {_fmt_shape(t.shape)}" for t in self.outputs]
+        placement = self.placement()
+        totals: Counter = Counter()
+        for c in placement.values():
+            totals.update(c)
+        lines.append(f"  nodes: {len(self.executor.plans)} scheduled of {len(self.graph.nodes)} "
+                     f"({', '.join(f'{k}: {v}' for k, v in sorted(totals.items()))})")
+        lines.append("  ops:")
+        for op, c in placement.items():
+            lines.append(f"    {op:28s} {sum(c.values()):4d}  " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+        fb = {k: v for k, v in self.executor.fallback_types.items()}
+        lines.append(f"  numpy fallback: {sum(1 for p in self.executor.plans.values() if p.kind == 'fallback')} "
+                     f"node(s)" + (f" of type {', '.join(sorted(fb))}; runs so far: {sum(fb.values())}" if fb else ""))
+        lines.append("  weights: " + weights_summary(self.weight_specs))
+        lines.append(f"  load: {self.load_times.total_ms:.1f} ms (read {self.load_times.read_ms:.1f}, "
+                     f"decode {self.load_times.weights_ms:.1f}, plan {self.load_times.plan_ms:.1f}, "
+                     f"upload {self.load_times.upload_ms:.1f})")
+        return "\n".join(lines)
+
+    @property
+    def is_dynamic(self) -> bool:
+        return False
+
+    def dispose(self) -> None:
+        """Release the resident weights (and the backend, if the model created it)."""
+        self.executor.close()
+        if self._owns_backend:
+            self.backend.close()
+
+    def __enter__(self) -> "GraphModel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+
+def weights_summary(specs: list[Any]) -> str:
+    by_dtype: Counter = Counter()
+    nbytes: Counter = Counter()
+    quant: Counter = Counter()
+    for w in specs:
+        by_dtype[w.dtype] += 1
+        nbytes[w.dtype] += w.nbytes() or 0
+        if w.quantization is not None:
+            quant[w.quantization.dtype] += 1
+    parts = [f"{n} {d} ({nbytes[d] / 1024:.1f} KiB)" for d, n in sorted(by_dtype.items())]
+    total = sum(nbytes.values())
+    q = f"; quantized: {', '.join(f'{n} as {d}' for d, n in sorted(quant.items()))}" if quant else ""
+    return f"{len(specs)} tensors, {total / 1024:.1f} KiB in shards: " + ", ".join(parts) + q
+
+
+def _identity_index(name: str) -> int:
+    node = name.split(":")[0]
+    if node == "Identity":
+        return 0
+    if node.startswith("Identity_") and node[9:].isdigit():
+        return int(node[9:])
+    return 1 << 30
+
+
+def _fmt_shape(shape: tuple[int, ...] | None) -> str:
+    return "unknown rank" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _inline_tensor(proto: Any, name: str) -> np.ndarray:
+    """A Const whose value is inline in model.json (rare for converted models)."""
+    if not isinstance(proto, dict):
+        raise ModelFormatError(f"Const node {name!r} has no weight in weightsManifest and no inline value")
+    from .model_json import parse_shape_proto
+    import base64
+    from gpu_backend.dtypes import TF_DTYPES
+    dtype = TF_DTYPES.get(proto.get("dtype", "DT_FLOAT"), "float32")
+    shape = parse_shape_proto(proto.get("tensorShape"), f"{name}.value.tensorShape") or ()
+    npd = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[dtype]
+    if "tensorContent" in proto:
+        raw = base64.b64decode(proto["tensorContent"])
+        src = {"DT_FLOAT": "<f4", "DT_INT32": "<i4", "DT_BOOL": "u1", "DT_INT64": "<i8", "DT_DOUBLE": "<f8",
+               "DT_HALF": "<f2"}.get(proto.get("dtype", "DT_FLOAT"), "<f4")
+        values = np.frombuffer(raw, src).astype(npd)
+    else:
+        for key in ("floatVal", "intVal", "int64Val", "boolVal", "doubleVal", "halfVal"):
+            if key in proto:
+                values = np.asarray([float(v) if key != "boolVal" else bool(v) for v in proto[key]]).astype(npd)
+                break
+        else:
+            values = np.zeros(0, npd)
+    size = int(np.prod(shape)) if shape else 1
+    if values.size == 1 and size != 1:
+        values = np.full(size, values[0], npd)
+    if values.size != size:
+        raise ModelFormatError(f"Const node {name!r} has {values.size} inline values for shape {list(shape)}")
+    return values.reshape(shape)
+
+
+def load_graph_model(source: str | os.PathLike[str] | ModelSource, backend: Backend | str | None = None, *,
+                     strict: bool = False, **http_options: Any) -> GraphModel:
+    """Load model.json + weights from a path, file:// or http(s):// URL, or a ModelSource.
+
+    backend: None/'gl' (a new headless GLBackend), 'glfw', 'numpy', or a Backend instance (shared).
+    strict: fail at load time if any op would run on the numpy fallback instead of the backend.
+    http_options: timeout_s, max_bytes, headers for http(s) sources.
+    """
+    src = resolve_source(source, **http_options)
+    t0 = time.perf_counter()
+    artifacts = parse_model_json(src.read_model_json(), src.description)
+    t1 = time.perf_counter()
+    weights = load_weights(artifacts, src)
+    t2 = time.perf_counter()
+    be, owns = _make_backend(backend)
+    try:
+        return GraphModel(artifacts, weights, be, owns, strict, {"read": (t1 - t0) * 1e3, "weights": (t2 - t1) * 1e3})
+    except BaseException:
+        if owns:
+            be.close()
+        raise
+
+
+__all__ = ["GraphModel", "load_graph_model", "ModelLoadError"]

@@ -1,0 +1,620 @@
+"""TensorFlow op -> backend kernel call: the name, which node inputs are data, and the attributes.
+
+Many TF ops take attribute-like values as input tensors (a Reshape's shape, a Sum's axes, a
+ConcatV2's axis).  Each mapping declares those "param" inputs; the executor supplies their values as
+numpy arrays (constants, or small tensors computed on the host from shapes), and the mapping turns
+them into kernel attributes.  Mappings also validate what no kernel could run (NCHW data, fused op
+lists we do not know) so the error names the node at load time.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gpu_backend.dtypes import normalize_dtype
+
+from .graph import Node
+
+
+class MappingError(Exception):
+    """An attribute value no kernel supports; the loader reports it with the node's name."""
+
+
+@dataclass
+class KernelCall:
+    kernel: str
+    inputs: list[int]                 # indices of node.inputs passed to the kernel, in order
+    attrs: dict[str, Any] = field(default_factory=dict)
+    extra: list[np.ndarray] = field(default_factory=list)   # constant tensors appended after the inputs
+
+
+class Params:
+    """Host values of a node's inputs, by input index."""
+
+    def __init__(self, node: Node, get: Callable[[int], np.ndarray]) -> None:
+        self.node = node
+        self._get = get
+
+    def array(self, i: int) -> np.ndarray:
+        return np.asarray(self._get(i))
+
+    def ints(self, i: int) -> list[int]:
+        return [int(v) for v in self.array(i).reshape(-1)]
+
+    def int(self, i: int) -> int:
+        a = self.array(i).reshape(-1)
+        if a.size != 1:
+            raise MappingError(f"input {i} must be a scalar, got shape {list(self.array(i).shape)}")
+        return int(a[0])
+
+    def scalar(self, i: int) -> Any:
+        a = self.array(i).reshape(-1)
+        if a.size != 1:
+            raise MappingError(f"input {i} must be a scalar, got shape {list(self.array(i).shape)}")
+        return a[0].item()
+
+    def dtype(self, i: int) -> str:
+        return normalize_dtype(self.array(i).dtype)
+
+
+Mapper = Callable[[Node, Params], KernelCall]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    mapper: Mapper
+    params: tuple[int, ...] | Callable[[Node], tuple[int, ...]] = ()
+    outputs: int | Callable[[Node], int] = 1
+
+    def param_inputs(self, node: Node) -> tuple[int, ...]:
+        p = self.params(node) if callable(self.params) else self.params
+        return tuple(i % max(len(node.inputs), 1) for i in p)
+
+    def num_outputs(self, node: Node) -> int:
+        return self.outputs(node) if callable(self.outputs) else self.outputs
+
+
+OPS: dict[str, OpSpec] = {}
+
+
+def maps(*ops: str, params: tuple[int, ...] | Callable[[Node], tuple[int, ...]] = (),
+         outputs: int | Callable[[Node], int] = 1) -> Callable[[Mapper], Mapper]:
+    def deco(fn: Mapper) -> Mapper:
+        for op in ops:
+            OPS[op] = OpSpec(fn, params, outputs)
+        return fn
+    return deco
+
+
+def data(node: Node) -> list[int]:
+    return list(range(len(node.inputs)))
+
+
+def _nhwc(node: Node) -> None:
+    fmt = node.attr("data_format", "NHWC")
+    if fmt not in ("NHWC", None, ""):
+        raise MappingError(f"data_format {fmt!r} is not supported (only NHWC); convert the model with "
+                           "channels-last layout")
+
+
+def _hw(values: Any, name: str, default: int = 1) -> list[int]:
+    if values is None or values == []:
+        return [default, default]
+    v = [int(x) for x in values]
+    if len(v) == 4:
+        if v[0] != 1 or v[3] != 1:
+            raise MappingError(f"{name} {v} over the batch or channel dimension is not supported")
+        return v[1:3]
+    if len(v) == 2:
+        return v
+    if len(v) == 1:
+        return [v[0], v[0]]
+    raise MappingError(f"{name} {v} must have 1, 2 or 4 entries")
+
+
+def _pad(node: Node) -> Any:
+    padding = node.attr("padding", "VALID")
+    padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+    if padding.upper() == "EXPLICIT":
+        p = [int(x) for x in node.attr("explicit_paddings", [])]
+        if len(p) != 8:
+            raise MappingError(f"explicit_paddings {p} must have 8 entries")
+        if p[0] or p[1] or p[6] or p[7]:
+            raise MappingError(f"explicit padding {p} of the batch or channel dimension is not supported")
+        return [[p[2], p[3]], [p[4], p[5]]]
+    if padding.upper() not in ("SAME", "VALID"):
+        raise MappingError(f"padding {padding!r} is not SAME, VALID or EXPLICIT")
+    return padding.lower()
+
+
+# -- element-wise --------------------------------------------------------------------------
+SAME_NAME_UNARY = ["Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Elu", "Erf",
+                   "Exp", "Expm1", "Floor", "IsFinite", "IsInf", "IsNan", "Log", "Log1p", "LogicalNot", "Neg",
+                   "Reciprocal", "Relu", "Relu6", "Round", "Rsqrt", "Selu", "Sigmoid", "Sign", "Sin", "Sinh",
+                   "Softplus", "Sqrt", "Square", "Tan", "Tanh", "ZerosLike", "OnesLike"]
+BINARY = {"Add": "Add", "AddV2": "Add", "Sub": "Sub", "Mul": "Multiply", "RealDiv": "RealDiv", "Div": "RealDiv",
+          "DivNoNan": "DivNoNan", "FloorDiv": "FloorDiv", "FloorMod": "FloorMod", "Mod": "TruncateMod",
+          "TruncateMod": "TruncateMod", "TruncateDiv": "RealDiv", "Pow": "Pow", "Maximum": "Maximum",
+          "Minimum": "Minimum", "SquaredDifference": "SquaredDifference", "Atan2": "Atan2", "Equal": "Equal",
+          "NotEqual": "NotEqual", "Greater": "Greater", "GreaterEqual": "GreaterEqual", "Less": "Less",
+          "LessEqual": "LessEqual", "LogicalAnd": "LogicalAnd", "LogicalOr": "LogicalOr",
+          "BitwiseAnd": "BitwiseAnd", "Prelu": "Prelu"}
+
+
+def _same(kernel: str) -> Mapper:
+    return lambda node, p: KernelCall(kernel, data(node))
+
+
+for _op in SAME_NAME_UNARY:
+    maps(_op)(_same(_op))
+for _op, _kernel in BINARY.items():
+    maps(_op)(_same(_kernel))
+
+
+@maps("Inv")
+def _inv(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Reciprocal", [0])
+
+
+@maps("BiasAdd", "BiasAddV1")
+def _bias_add(node: Node, p: Params) -> KernelCall:
+    _nhwc(node)
+    return KernelCall("Add", [0, 1])
+
+
+@maps("LeakyRelu")
+def _leaky(node: Node, p: Params) -> KernelCall:
+    return KernelCall("LeakyRelu", [0], {"alpha": float(node.attr("alpha", 0.2))})
+
+
+@maps("Cast")
+def _cast(node: Node, p: Params) -> KernelCall:
+    dst = node.attr("DstT")
+    try:
+        return KernelCall("Cast", [0], {"dtype": normalize_dtype(dst)})
+    except Exception:
+        raise MappingError(f"Cast to {dst!r} is not supported (float32, int32 and bool are)") from None
+
+
+@maps("Select", "SelectV2")
+def _select(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0, 1, 2])
+
+
+@maps("AddN")
+def _add_n(node: Node, p: Params) -> KernelCall:
+    return KernelCall("AddN", data(node))
+
+
+@maps("ClipByValue")
+def _clip(node: Node, p: Params) -> KernelCall:
+    return KernelCall("ClipByValue", [0, 1, 2])
+
+
+# -- matrices -------------------------------------------------------------------------------
+@maps("MatMul")
+def _matmul(node: Node, p: Params) -> KernelCall:
+    return KernelCall("BatchMatMul", [0, 1], {"transpose_a": bool(node.attr("transpose_a", False)),
+                                              "transpose_b": bool(node.attr("transpose_b", False))})
+
+
+@maps("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+def _batch_matmul(node: Node, p: Params) -> KernelCall:
+    return KernelCall("BatchMatMul", [0, 1], {"transpose_a": bool(node.attr("adj_x", False)),
+                                              "transpose_b": bool(node.attr("adj_y", False))})
+
+
+ACTIVATIONS = {"Relu": "relu", "Relu6": "relu6", "Elu": "elu", "LeakyRelu": "leakyrelu", "Prelu": "prelu",
+               "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+def fused_epilogue(node: Node) -> tuple[str, list[str]]:
+    """(activation, non-activation fused ops) of a _Fused* node's fused_ops list."""
+    ops = [o.decode() if isinstance(o, bytes) else str(o) for o in node.attr("fused_ops", [])]
+    act = "linear"
+    rest = []
+    for i, o in enumerate(ops):
+        if o in ACTIVATIONS:
+            if i != len(ops) - 1:
+                raise MappingError(f"fused_ops {ops}: an activation must come last")
+            act = ACTIVATIONS[o]
+        elif o in ("BiasAdd", "FusedBatchNorm", "Add"):
+            rest.append(o)
+        else:
+            raise MappingError(f"fused_ops {ops}: {o!r} is not a fused op this runtime knows "
+                               f"(BiasAdd, FusedBatchNorm, {', '.join(ACTIVATIONS)})")
+    if rest not in ([], ["BiasAdd"], ["FusedBatchNorm"]):
+        raise MappingError(f"fused_ops {ops} is not supported (BiasAdd or FusedBatchNorm, then one activation)")
+    return act, rest
+
+
+def _fused_inputs(node: Node, base: list[int], act: str, rest: list[str]) -> list[int]:
+    args = list(range(len(base), len(node.inputs)))
+    want = (1 if rest == ["BiasAdd"] else 0) + (1 if act == "prelu" else 0)
+    if rest == ["FusedBatchNorm"]:
+        raise MappingError("FusedBatchNorm inside a fused op is folded by the loader; it cannot run directly")
+    if len(args) != want:
+        raise MappingError(f"{node.op} with fused_ops {node.attr('fused_ops')} expects {want} extra inputs, "
+                           f"got {len(args)}")
+    return base + args
+
+
+@maps("_FusedMatMul")
+def _fused_matmul(node: Node, p: Params) -> KernelCall:
+    act, rest = fused_epilogue(node)
+    return KernelCall("_FusedMatMul", _fused_inputs(node, [0, 1], act, rest),
+                      {"transpose_a": bool(node.attr("transpose_a", False)),
+                       "transpose_b": bool(node.attr("transpose_b", False)), "activation": act,
+                       "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2))})
+
+
+@maps("Transpose", params=(1,))
+def _transpose(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Transpose", [0], {"perm": p.ints(1)})
+
+
+@maps("Einsum")
+def _einsum(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Einsum", data(node), {"equation": str(node.attr("equation"))})
+
+
+@maps("MatrixBandPart", params=(1, 2))
+def _band_part(node: Node, p: Params) -> KernelCall:
+    return KernelCall("MatrixBandPart", [0], {"num_lower": p.int(1), "num_upper": p.int(2)})
+
+
+# -- convolution ----------------------------------------------------------------------------
+def _conv_attrs(node: Node) -> dict[str, Any]:
+    _nhwc(node)
+    return {"strides": _hw(node.attr("strides"), "strides"), "pad": _pad(node),
+            "dilations": _hw(node.attr("dilations"), "dilations"), "data_format": "NHWC"}
+
+
+@maps("Conv2D")
+def _conv2d(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Conv2D", [0, 1], _conv_attrs(node))
+
+
+@maps("_FusedConv2D")
+def _fused_conv2d(node: Node, p: Params) -> KernelCall:
+    act, rest = fused_epilogue(node)
+    attrs = _conv_attrs(node) | {"activation": act, "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2))}
+    return KernelCall("FusedConv2D", _fused_inputs(node, [0, 1], act, rest), attrs)
+
+
+@maps("DepthwiseConv2dNative", "DepthwiseConv2D")
+def _depthwise(node: Node, p: Params) -> KernelCall:
+    return KernelCall("DepthwiseConv2dNative", [0, 1], _conv_attrs(node))
+
+
+@maps("FusedDepthwiseConv2dNative")
+def _fused_depthwise(node: Node, p: Params) -> KernelCall:
+    act, rest = fused_epilogue(node)
+    attrs = _conv_attrs(node) | {"activation": act, "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2))}
+    return KernelCall("FusedDepthwiseConv2D", _fused_inputs(node, [0, 1], act, rest), attrs)
+
+
+@maps("Conv2DBackpropInput", params=(0,))
+def _conv_transpose(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Conv2DBackpropInput", [2, 1], _conv_attrs(node) | {"input_shape": p.ints(0)})
+
+
+@maps("Dilation2D")
+def _dilation2d(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Dilation2D", [0, 1], {"strides": _hw(node.attr("strides"), "strides"), "pad": _pad(node),
+                                             "dilations": _hw(node.attr("rates"), "rates")})
+
+
+@maps("MaxPool", "AvgPool")
+def _pool(node: Node, p: Params) -> KernelCall:
+    _nhwc(node)
+    return KernelCall(node.op, [0], {"filter_size": _hw(node.attr("ksize"), "ksize"),
+                                     "strides": _hw(node.attr("strides"), "strides"), "pad": _pad(node)})
+
+
+@maps("MaxPoolV2", params=(1, 2))
+def _pool_v2(node: Node, p: Params) -> KernelCall:
+    _nhwc(node)
+    return KernelCall("MaxPool", [0], {"filter_size": _hw(p.ints(1), "ksize"), "strides": _hw(p.ints(2), "strides"),
+                                       "pad": _pad(node)})
+
+
+# -- normalization --------------------------------------------------------------------------
+def _batch_norm_outputs(node: Node) -> int:
+    return {"FusedBatchNorm": 5, "FusedBatchNormV2": 5, "FusedBatchNormV3": 6}.get(node.op, 1)
+
+
+@maps("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", outputs=_batch_norm_outputs)
+def _batch_norm(node: Node, p: Params) -> KernelCall:
+    _nhwc(node)
+    if node.attr("is_training", False):
+        raise MappingError("is_training=true batch normalization is not supported (inference graphs only)")
+    return KernelCall("FusedBatchNorm", [0, 3, 4, 2, 1], {"variance_epsilon": float(node.attr("epsilon", 1e-3))})
+
+
+@maps("LRN")
+def _lrn(node: Node, p: Params) -> KernelCall:
+    return KernelCall("LRN", [0], {"depth_radius": int(node.attr("depth_radius", 5)),
+                                   "bias": float(node.attr("bias", 1.0)), "alpha": float(node.attr("alpha", 1.0)),
+                                   "beta": float(node.attr("beta", 0.5))})
+
+
+@maps("Softmax", "LogSoftmax")
+def _softmax(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0])
+
+
+@maps("EuclideanNorm", params=(1,))
+def _euclidean_norm(node: Node, p: Params) -> KernelCall:
+    return KernelCall("EuclideanNorm", [0], {"axis": p.ints(1), "keep_dims": bool(node.attr("keep_dims", False))})
+
+
+# -- reductions and scans ---------------------------------------------------------------------
+@maps("Sum", "Mean", "Max", "Min", "Prod", "All", "Any", params=(1,))
+def _reduce(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0], {"axis": p.ints(1), "keep_dims": bool(node.attr("keep_dims", False))})
+
+
+@maps("ArgMax", "ArgMin", params=(1,))
+def _arg_reduce(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0], {"axis": p.int(1)})
+
+
+@maps("Cumsum", "Cumprod", params=(1,))
+def _scan(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0], {"axis": p.int(1), "exclusive": bool(node.attr("exclusive", False)),
+                                     "reverse": bool(node.attr("reverse", False))})
+
+
+@maps("TopKV2", params=(1,), outputs=2)
+def _top_k(node: Node, p: Params) -> KernelCall:
+    return KernelCall("TopK", [0], {"k": p.int(1), "sorted": bool(node.attr("sorted", True))})
+
+
+@maps("TopK", outputs=2)
+def _top_k_v1(node: Node, p: Params) -> KernelCall:
+    return KernelCall("TopK", [0], {"k": int(node.attr("k", 1)), "sorted": bool(node.attr("sorted", True))})
+
+
+@maps("LowerBound", "UpperBound")
+def _search_sorted(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SearchSorted", [0, 1], {"side": "left" if node.op == "LowerBound" else "right"})
+
+
+# -- image ----------------------------------------------------------------------------------
+@maps("ResizeBilinear", "ResizeNearestNeighbor", params=(1,))
+def _resize(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0], {"size": p.ints(1), "align_corners": bool(node.attr("align_corners", False)),
+                                     "half_pixel_centers": bool(node.attr("half_pixel_centers", False))})
+
+
+@maps("CropAndResize", params=(3,))
+def _crop_and_resize(node: Node, p: Params) -> KernelCall:
+    method = node.attr("method", "bilinear")
+    return KernelCall("CropAndResize", [0, 1, 2], {
+        "crop_size": p.ints(3), "method": method.decode() if isinstance(method, bytes) else str(method),
+        "extrapolation_value": float(node.attr("extrapolation_value", 0.0))})
+
+
+# -- slicing, joining, shapes ---------------------------------------------------------------
+@maps("ConcatV2", params=lambda node: (len(node.inputs) - 1,))
+def _concat_v2(node: Node, p: Params) -> KernelCall:
+    n = len(node.inputs) - 1
+    return KernelCall("Concat", list(range(n)), {"axis": p.int(n)})
+
+
+@maps("Concat", params=(0,))
+def _concat_v1(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Concat", list(range(1, len(node.inputs))), {"axis": p.int(0)})
+
+
+@maps("Pack")
+def _pack(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Pack", data(node), {"axis": int(node.attr("axis", 0))})
+
+
+@maps("Unpack", outputs=lambda node: int(node.attr("num", 1)))
+def _unpack(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Unpack", [0], {"axis": int(node.attr("axis", 0))})
+
+
+@maps("Split", params=(0,), outputs=lambda node: int(node.attr("num_split", 1)))
+def _split(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SplitV", [1], {"num_or_size_splits": int(node.attr("num_split", 1)), "axis": p.int(0)})
+
+
+@maps("SplitV", params=(1, 2), outputs=lambda node: int(node.attr("num_split", 1)))
+def _split_v(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SplitV", [0], {"num_or_size_splits": p.ints(1), "axis": p.int(2)})
+
+
+@maps("Slice", params=(1, 2))
+def _slice(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Slice", [0], {"begin": p.ints(1), "size": p.ints(2)})
+
+
+@maps("StridedSlice", params=(1, 2, 3))
+def _strided_slice(node: Node, p: Params) -> KernelCall:
+    attrs = {"begin": p.ints(1), "end": p.ints(2), "strides": p.ints(3)}
+    for m in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"):
+        attrs[m] = int(node.attr(m, 0))
+    return KernelCall("StridedSlice", [0], attrs)
+
+
+@maps("Tile", params=(1,))
+def _tile(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Tile", [0], {"reps": p.ints(1)})
+
+
+def _paddings(p: Params, i: int) -> list[list[int]]:
+    a = p.array(i).astype(np.int64)
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise MappingError(f"paddings must have shape [rank, 2], got {list(a.shape)}")
+    return a.tolist()
+
+
+@maps("Pad", params=(1,))
+def _pad_op(node: Node, p: Params) -> KernelCall:
+    return KernelCall("PadV2", [0], {"paddings": _paddings(p, 1), "constant_value": 0})
+
+
+@maps("PadV2", params=(1, 2))
+def _pad_v2(node: Node, p: Params) -> KernelCall:
+    return KernelCall("PadV2", [0], {"paddings": _paddings(p, 1), "constant_value": p.scalar(2)})
+
+
+@maps("MirrorPad", params=(1,))
+def _mirror_pad(node: Node, p: Params) -> KernelCall:
+    mode = node.attr("mode", "REFLECT")
+    return KernelCall("MirrorPad", [0], {"paddings": _paddings(p, 1),
+                                         "mode": (mode.decode() if isinstance(mode, bytes) else str(mode)).lower()})
+
+
+@maps("Reshape", params=(1,))
+def _reshape(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Reshape", [0], {"shape": p.ints(1)})
+
+
+@maps("ExpandDims", params=(1,))
+def _expand_dims(node: Node, p: Params) -> KernelCall:
+    return KernelCall("ExpandDims", [0], {"dim": p.int(1)})
+
+
+@maps("Squeeze")
+def _squeeze(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Squeeze", [0], {"axis": [int(a) for a in node.attr("squeeze_dims", []) or []]})
+
+
+@maps("ReverseV2", params=(1,))
+def _reverse(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Reverse", [0], {"dims": p.ints(1)})
+
+
+@maps("Reverse", params=(1,))
+def _reverse_v1(node: Node, p: Params) -> KernelCall:
+    flags = p.array(1).reshape(-1)
+    return KernelCall("Reverse", [0], {"dims": [i for i, f in enumerate(flags) if f]})
+
+
+@maps("GatherV2", params=(2,))
+def _gather_v2(node: Node, p: Params) -> KernelCall:
+    return KernelCall("GatherV2", [0, 1], {"axis": p.int(2), "batch_dims": int(node.attr("batch_dims", 0))})
+
+
+@maps("Gather")
+def _gather_v1(node: Node, p: Params) -> KernelCall:
+    return KernelCall("GatherV2", [0, 1], {"axis": 0, "batch_dims": 0})
+
+
+@maps("GatherNd")
+def _gather_nd(node: Node, p: Params) -> KernelCall:
+    return KernelCall("GatherNd", [0, 1])
+
+
+@maps("ScatterNd", params=(2,))
+def _scatter_nd(node: Node, p: Params) -> KernelCall:
+    return KernelCall("ScatterNd", [0, 1], {"shape": p.ints(2)})
+
+
+@maps("TensorScatterUpdate")
+def _tensor_scatter_update(node: Node, p: Params) -> KernelCall:
+    return KernelCall("TensorScatterUpdate", [0, 1, 2])
+
+
+@maps("DepthToSpace", "SpaceToDepth")
+def _depth_to_space(node: Node, p: Params) -> KernelCall:
+    _nhwc(node)
+    return KernelCall(node.op, [0], {"block_size": int(node.attr("block_size", 2)), "data_format": "NHWC"})
+
+
+@maps("SpaceToBatchND", params=(1, 2))
+def _space_to_batch(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SpaceToBatchND", [0], {"block_shape": p.ints(1), "paddings": _paddings(p, 2)})
+
+
+@maps("BatchToSpaceND", params=(1, 2))
+def _batch_to_space(node: Node, p: Params) -> KernelCall:
+    return KernelCall("BatchToSpaceND", [0], {"block_shape": p.ints(1), "crops": _paddings(p, 2)})
+
+
+@maps("BroadcastTo", params=(1,))
+def _broadcast_to(node: Node, p: Params) -> KernelCall:
+    return KernelCall("BroadcastTo", [0], {"shape": p.ints(1)})
+
+
+@maps("OneHot", params=(1, 2, 3))
+def _one_hot(node: Node, p: Params) -> KernelCall:
+    return KernelCall("OneHot", [0], {"depth": p.int(1), "on_value": p.scalar(2), "off_value": p.scalar(3),
+                                      "dtype": p.dtype(2), "axis": int(node.attr("axis", -1))})
+
+
+@maps("Range", params=(0, 1, 2))
+def _range(node: Node, p: Params) -> KernelCall:
+    dtype = "float32" if any(p.array(i).dtype.kind == "f" for i in range(3)) else "int32"
+    return KernelCall("Range", [], {"start": p.scalar(0), "stop": p.scalar(1), "step": p.scalar(2), "dtype": dtype})
+
+
+@maps("LinSpace", params=(0, 1, 2))
+def _linspace(node: Node, p: Params) -> KernelCall:
+    return KernelCall("LinSpace", [], {"start": p.scalar(0), "stop": p.scalar(1), "num": p.int(2)})
+
+
+@maps("Fill", params=(0, 1))
+def _fill(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Fill", [], {"shape": p.ints(0), "value": p.scalar(1), "dtype": p.dtype(1)})
+
+
+@maps("Diag")
+def _diag(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Diag", [0])
+
+
+# -- data-dependent -------------------------------------------------------------------------
+@maps("NonMaxSuppressionV2", "NonMaxSuppressionV3", params=lambda node: tuple(range(2, len(node.inputs))))
+def _nms_v3(node: Node, p: Params) -> KernelCall:
+    attrs = {"max_output_size": p.int(2), "iou_threshold": float(p.scalar(3))}
+    if len(node.inputs) > 4:
+        attrs["score_threshold"] = float(p.scalar(4))
+    return KernelCall("NonMaxSuppressionV3", [0, 1], attrs)
+
+
+@maps("NonMaxSuppressionV4", params=(2, 3, 4), outputs=2)
+def _nms_v4(node: Node, p: Params) -> KernelCall:
+    return KernelCall("NonMaxSuppressionV4", [0, 1], {
+        "max_output_size": p.int(2), "iou_threshold": float(p.scalar(3)), "score_threshold": float(p.scalar(4)),
+        "pad_to_max_output_size": bool(node.attr("pad_to_max_output_size", False))})
+
+
+@maps("NonMaxSuppressionV5", params=(2, 3, 4, 5), outputs=3)
+def _nms_v5(node: Node, p: Params) -> KernelCall:
+    return KernelCall("NonMaxSuppressionV5", [0, 1], {
+        "max_output_size": p.int(2), "iou_threshold": float(p.scalar(3)), "score_threshold": float(p.scalar(4)),
+        "soft_nms_sigma": float(p.scalar(5)), "pad_to_max_output_size": bool(node.attr("pad_to_max_output_size", False))})
+
+
+@maps("Where")
+def _where(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Where", [0])
+
+
+@maps("Unique", outputs=2)
+def _unique(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Unique", [0])
+
+
+@maps("UniqueV2", params=(1,), outputs=2)
+def _unique_v2(node: Node, p: Params) -> KernelCall:
+    return KernelCall("UniqueV2", [0], {"axis": p.int(1)})
+
+
+@maps("ListDiff", outputs=2)
+def _list_diff(node: Node, p: Params) -> KernelCall:
+    return KernelCall("ListDiff", [0, 1])
+
+
+@maps("SparseToDense")
+def _sparse_to_dense(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SparseToDense", [0, 1, 2, 3])

@@ -1,0 +1,163 @@
+"""Where model files come from: a folder, a file:// URL, an http(s):// URL, or anything a user plugs in.
+
+A source answers two questions, "the bytes of model.json" and "the bytes of this weight file named in
+the manifest", and is responsible for refusing weight paths that escape the model's folder or URL
+base.  That is the whole interface (TF.js's IOHandler, reduced to what a graph model needs), so a
+user can serve models from a zip file, an object store or memory by implementing it.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from .errors import ModelLoadError, UnsafePathError, WeightsError
+
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MAX_BYTES = 2 << 30  # 2 GiB per file
+
+
+@runtime_checkable
+class ModelSource(Protocol):
+    """The loader's view of a model's storage."""
+
+    description: str
+
+    def read_model_json(self) -> bytes:
+        """The bytes of model.json."""
+
+    def read_weight_file(self, path: str) -> bytes:
+        """The bytes of a weight file, `path` exactly as written in weightsManifest[*].paths."""
+
+
+def _check_relative(path: str, where: str) -> None:
+    if not isinstance(path, str) or not path:
+        raise UnsafePathError(f"{where}: weight path {path!r} is not a non-empty string")
+    if "\\" in path or "\x00" in path:
+        raise UnsafePathError(f"{where}: weight path {path!r} contains a backslash or NUL; refused")
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or (parts and ":" in parts[0] and "://" in path):
+        raise UnsafePathError(f"{where}: weight path {path!r} leaves the model's folder; refused "
+                              "(weight paths must be relative and stay inside the model's directory)")
+
+
+class FileSource:
+    """model.json on the local filesystem; weights resolved inside its folder."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        p = Path(path)
+        if p.is_dir():
+            p = p / "model.json"
+        self.model_json = p
+        self.root = p.parent.resolve()
+        self.description = str(p)
+
+    def read_model_json(self) -> bytes:
+        try:
+            return self.model_json.read_bytes()
+        except FileNotFoundError:
+            raise ModelLoadError(f"model.json not found: {self.model_json}") from None
+        except IsADirectoryError:
+            raise ModelLoadError(f"{self.model_json} is a directory, not a model.json file") from None
+
+    def read_weight_file(self, path: str) -> bytes:
+        _check_relative(path, self.description)
+        full = (self.root / path).resolve()
+        if full != self.root and self.root not in full.parents:
+            raise UnsafePathError(f"{self.description}: weight path {path!r} resolves to {full}, outside {self.root}; refused")
+        try:
+            return full.read_bytes()
+        except FileNotFoundError:
+            raise WeightsError(f"weight shard {path!r} listed in {self.description} is missing (looked for {full})") from None
+
+
+class HttpSource:
+    """model.json over http(s); weight paths resolved against the model URL, with timeouts and a size cap."""
+
+    def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S, max_bytes: int = DEFAULT_MAX_BYTES,
+                 headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+        self.headers = dict(headers or {})
+        parsed = urllib.parse.urlsplit(url)
+        self.base = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, posixpath.dirname(parsed.path) + "/", "", ""))
+        self.description = url
+
+    def _get(self, url: str, what: str) -> bytes:
+        req = urllib.request.Request(url, headers=self.headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                length = resp.headers.get("Content-Length")
+                if length is not None and int(length) > self.max_bytes:
+                    raise ModelLoadError(f"{what} at {url} is {int(length)} bytes, over the {self.max_bytes}-byte cap "
+                                         "(HttpSource(max_bytes=...) raises it)")
+                chunks, total = [], 0
+                while True:
+                    chunk = resp.read(1 << 20)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise ModelLoadError(f"{what} at {url} exceeds the {self.max_bytes}-byte cap")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except urllib.error.HTTPError as exc:
+            kind = WeightsError if what.startswith("weight") else ModelLoadError
+            raise kind(f"{what} at {url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ModelLoadError(f"{what} at {url} could not be fetched ({reason}; timeout {self.timeout_s}s)") from None
+
+    def read_model_json(self) -> bytes:
+        return self._get(self.url, "model.json")
+
+    def read_weight_file(self, path: str) -> bytes:
+        _check_relative(path, self.description)
+        url = urllib.parse.urljoin(self.base, urllib.parse.quote(path))
+        if not url.startswith(self.base):
+            raise UnsafePathError(f"{self.description}: weight path {path!r} resolves to {url}, outside {self.base}; refused")
+        return self._get(url, f"weight shard {path!r}")
+
+
+class MemorySource:
+    """A model held in memory: model.json bytes (or dict) and {path: bytes} weight files."""
+
+    def __init__(self, model_json: bytes | str | dict, weight_files: dict[str, bytes], description: str = "<memory>") -> None:
+        import json
+        if isinstance(model_json, dict):
+            model_json = json.dumps(model_json)
+        self._json = model_json.encode() if isinstance(model_json, str) else model_json
+        self._files = dict(weight_files)
+        self.description = description
+
+    def read_model_json(self) -> bytes:
+        return self._json
+
+    def read_weight_file(self, path: str) -> bytes:
+        _check_relative(path, self.description)
+        try:
+            return self._files[path]
+        except KeyError:
+            raise WeightsError(f"weight shard {path!r} is missing from {self.description}") from None
+
+
+def resolve_source(spec: str | os.PathLike[str] | ModelSource, **http_options: object) -> ModelSource:
+    """A path, file:// URL, http(s):// URL or a ModelSource instance."""
+    if isinstance(spec, ModelSource) and not isinstance(spec, (str, os.PathLike)):
+        return spec
+    text = os.fspath(spec)
+    scheme = urllib.parse.urlsplit(text).scheme.lower()
+    if scheme in ("http", "https"):
+        return HttpSource(text, **http_options)  # type: ignore[arg-type]
+    if scheme == "file":
+        parsed = urllib.parse.urlsplit(text)
+        return FileSource(urllib.request.url2pathname(urllib.parse.unquote(parsed.path)))
+    if scheme and len(scheme) > 1:
+        raise ModelLoadError(f"unsupported URL scheme {scheme!r} in {text!r}: use a path, file://, http:// or https://, "
+                             "or pass a ModelSource")
+    return FileSource(text)

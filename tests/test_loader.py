@@ -1,0 +1,322 @@
+"""Loading graph models: the format, sources, weights, quantization, graph execution and every way a
+model or its inputs can be wrong.  Uses models built here (tests/model_builder.py)."""
+from __future__ import annotations
+
+import copy
+import http.server
+import json
+import threading
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gpu_backend import NumpyBackend
+from loader import (GraphError, MemorySource, ModelFormatError, ModelInputError, UnsafePathError,
+                    UnsupportedModelError, UnsupportedOpError, WeightsError, load_graph_model)
+from loader.errors import ModelLoadError
+from loader.graph import decode_attr
+import model_builder as mb
+
+
+@pytest.fixture()
+def dense(tmp_path):
+    rng = np.random.default_rng(0)
+    doc, files, weights = mb.dense_model(rng, shard_size=64)      # several shards; weights straddle them
+    path = mb.write(tmp_path / "dense", doc, files)
+    return path, doc, files, weights
+
+
+def test_dense_model_matches_reference_on_gl(gl, dense):
+    path, _, _, weights = dense
+    x = np.random.default_rng(1).standard_normal((4, 5)).astype(np.float32)
+    model = load_graph_model(path, backend=gl)
+    out = model.predict({"x": x})
+    want = mb.dense_reference(x, weights)
+    for name in ("Identity:0", "Identity_1:0"):
+        np.testing.assert_allclose(out[name], want[name], rtol=1e-4, atol=1e-5)
+    # a second batch size, same model: dynamic dims are honoured and no new program compiles
+    misses = gl.memory()["program_cache_misses"]
+    x2 = np.random.default_rng(2).standard_normal((9, 5)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x2)["Identity:0"], mb.dense_reference(x2, weights)["Identity:0"],
+                               rtol=1e-4, atol=1e-5)
+    assert gl.memory()["program_cache_misses"] == misses
+    model.dispose()
+
+
+def test_inputs_by_key_tensor_name_node_name_or_single_array(dense):
+    path, _, _, weights = dense
+    model = load_graph_model(path, backend="numpy")
+    x = np.ones((2, 5), np.float32)
+    want = mb.dense_reference(x, weights)["Identity:0"]
+    for feed in ({"x": x}, {"x:0": x}, x):
+        np.testing.assert_allclose(model.predict(feed)["Identity:0"], want, rtol=1e-5)
+
+
+def test_execute_any_intermediate_tensor(gl, dense):
+    path, _, _, weights = dense
+    model = load_graph_model(path, backend=gl)
+    x = np.random.default_rng(3).standard_normal((3, 5)).astype(np.float32)
+    got = model.execute({"x": x}, outputs=["mm", "logits:0", "probs"])
+    h = np.maximum(x @ weights["w"] + weights["b"], 0)
+    np.testing.assert_allclose(got["mm"], h, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got["logits:0"], h @ weights["w2"], rtol=1e-4, atol=1e-5)
+    model.dispose()
+
+
+def test_intermediates_are_disposed_and_weights_stay_resident(gl, dense):
+    path, *_ = dense
+    before = gl.memory()["live_tensors"]
+    model = load_graph_model(path, backend=gl)
+    resident = gl.memory()["live_tensors"] - before
+    assert resident == 3                                  # w, b, w2 uploaded once at load
+    for _ in range(3):
+        model.predict(np.ones((2, 5), np.float32))
+        assert gl.memory()["live_tensors"] - before == resident
+    model.dispose()
+    assert gl.memory()["live_tensors"] == before
+
+
+@pytest.mark.parametrize("quant,tol", [("uint8", 2e-2), ("uint16", 1e-4), ("float16", 2e-3)])
+def test_quantized_weights(gl, tmp_path, quant, tol):
+    rng = np.random.default_rng(4)
+    doc, files, weights = mb.dense_model(rng, quantize={"w": quant, "w2": quant, "b": quant})
+    path = mb.write(tmp_path / quant, doc, files)
+    spec = doc["weightsManifest"][0]["weights"][0]["quantization"]
+    if quant != "float16":
+        q = np.round((weights["w"] - spec["min"]) / spec["scale"])
+        dequant = (q * spec["scale"] + spec["min"]).astype(np.float32)
+        assert np.abs(dequant - weights["w"]).max() <= spec["scale"] / 2 + 1e-6
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    out = load_graph_model(path, backend=gl).predict(x)
+    np.testing.assert_allclose(out["Identity_1:0"], mb.dense_reference(x, weights)["Identity_1:0"], rtol=tol, atol=tol * 10)
+
+
+def test_memory_source_is_a_pluggable_loader():
+    rng = np.random.default_rng(5)
+    doc, files, weights = mb.dense_model(rng)
+    model = load_graph_model(MemorySource(doc, files, "in-memory model"), backend="numpy")
+    x = rng.standard_normal((1, 5)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], mb.dense_reference(x, weights)["Identity:0"], rtol=1e-5)
+
+
+def test_file_url(dense):
+    path, *_ = dense
+    model = load_graph_model(path.resolve().as_uri(), backend="numpy")
+    assert model.predict(np.ones((1, 5), np.float32))["Identity:0"].shape == (1, 3)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def http_root(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_source_resolves_shards_against_the_model_url(http_root):
+    root, url = http_root
+    rng = np.random.default_rng(6)
+    doc, files, weights = mb.dense_model(rng, shard_size=50)
+    mb.write(root / "models" / "dense", doc, files)
+    model = load_graph_model(f"{url}/models/dense/model.json", backend="numpy")
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], mb.dense_reference(x, weights)["Identity:0"], rtol=1e-5)
+
+
+def test_http_errors_size_cap_and_escapes(http_root):
+    root, url = http_root
+    rng = np.random.default_rng(7)
+    doc, files, _ = mb.dense_model(rng)
+    mb.write(root / "m", doc, files)
+    with pytest.raises(ModelLoadError, match="HTTP 404"):
+        load_graph_model(f"{url}/nothing/model.json", backend="numpy")
+    with pytest.raises(ModelLoadError, match="cap"):
+        load_graph_model(f"{url}/m/model.json", backend="numpy", max_bytes=100)
+    bad = copy.deepcopy(doc)
+    bad["weightsManifest"][0]["paths"] = ["../m/group1-shard1of1.bin"]
+    mb.write(root / "evil", bad, {})
+    with pytest.raises(UnsafePathError, match="leaves the model's folder"):
+        load_graph_model(f"{url}/evil/model.json", backend="numpy")
+    with pytest.raises(ModelLoadError, match="could not be fetched"):
+        load_graph_model("http://127.0.0.1:9/model.json", backend="numpy", timeout_s=2)
+
+
+# -- malformed models -----------------------------------------------------------------------------
+def _write_variant(tmp_path: Path, mutate, files_mutate=None) -> Path:
+    rng = np.random.default_rng(8)
+    doc, files, _ = mb.dense_model(rng, shard_size=64)
+    mutate(doc)
+    if files_mutate:
+        files = files_mutate(files)
+    return mb.write(tmp_path / "variant", doc, files)
+
+
+def test_truncated_shard(tmp_path):
+    path = _write_variant(tmp_path, lambda d: None, lambda f: {**f, "group1-shard2of4.bin": f["group1-shard2of4.bin"][:-7]})
+    with pytest.raises(WeightsError, match=r"is short.*missing 7 bytes"):
+        load_graph_model(path, backend="numpy")
+
+
+def test_extra_shard_bytes(tmp_path):
+    path = _write_variant(tmp_path, lambda d: None, lambda f: {**f, "group1-shard3of4.bin": f["group1-shard3of4.bin"] + b"xx"})
+    with pytest.raises(WeightsError, match=r"too long.*extra 2 bytes"):
+        load_graph_model(path, backend="numpy")
+
+
+def test_missing_shard(tmp_path):
+    path = _write_variant(tmp_path, lambda d: None, lambda f: {k: v for k, v in f.items() if "shard2" not in k})
+    with pytest.raises(WeightsError, match="group1-shard2of4.bin.*missing"):
+        load_graph_model(path, backend="numpy")
+
+
+@pytest.mark.parametrize("evil", ["../secret.bin", "/etc/passwd", "a/../../x.bin", "sub\\..\\x.bin"])
+def test_weight_paths_cannot_escape(tmp_path, evil):
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 400)
+
+    def mutate(d):
+        d["weightsManifest"][0]["paths"] = [evil]
+    path = _write_variant(tmp_path, mutate)
+    with pytest.raises(UnsafePathError):
+        load_graph_model(path, backend="numpy")
+
+
+def test_bad_json(tmp_path):
+    (tmp_path / "model.json").write_text('{"format": "graph-model", "modelTopology": {')
+    with pytest.raises(ModelFormatError, match="not valid JSON.*line 1"):
+        load_graph_model(tmp_path / "model.json", backend="numpy")
+
+
+@pytest.mark.parametrize("mutate,pattern", [
+    (lambda d: d.pop("modelTopology"), "missing key 'modelTopology'"),
+    (lambda d: d["modelTopology"].pop("node"), "missing key 'modelTopology.node'"),
+    (lambda d: d["weightsManifest"][0].pop("paths"), r"missing key 'weightsManifest\[0\].paths'"),
+    (lambda d: d["weightsManifest"][0]["weights"][1].pop("shape"), r"weightsManifest\[0\].weights\[1\].shape"),
+    (lambda d: d["modelTopology"]["node"][0].update(input="w"), r"node\[0\].input.*list of strings"),
+])
+def test_missing_or_wrong_keys_are_named(tmp_path, mutate, pattern):
+    with pytest.raises(ModelFormatError, match=pattern):
+        load_graph_model(_write_variant(tmp_path, mutate), backend="numpy")
+
+
+def test_unknown_weight_dtype_and_insane_shapes(tmp_path):
+    def bad_dtype(d):
+        d["weightsManifest"][0]["weights"][0]["dtype"] = "float128"
+    with pytest.raises(WeightsError, match="unknown dtype 'float128'"):
+        load_graph_model(_write_variant(tmp_path, bad_dtype), backend="numpy")
+
+    def huge(d):
+        d["weightsManifest"][0]["weights"][0]["shape"] = [2**20, 2**20]
+    with pytest.raises(WeightsError, match="more than"):
+        load_graph_model(_write_variant(tmp_path, huge), backend="numpy")
+
+    def negative(d):
+        d["weightsManifest"][0]["weights"][0]["shape"] = [-5, 7]
+    with pytest.raises(WeightsError, match="shape\\[0\\]"):
+        load_graph_model(_write_variant(tmp_path, negative), backend="numpy")
+
+
+def test_layers_model_and_weights_manifest_are_named(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps({"format": "layers-model", "generatedBy": "keras v2.15",
+                                                     "modelTopology": {"class_name": "Sequential"}}))
+    with pytest.raises(UnsupportedModelError, match="Keras layers model.*tfjs_graph_model"):
+        load_graph_model(tmp_path / "model.json", backend="numpy")
+    (tmp_path / "model.json").write_text(json.dumps([{"paths": ["a.bin"], "weights": []}]))
+    with pytest.raises(UnsupportedModelError, match="weights manifest only"):
+        load_graph_model(tmp_path / "model.json", backend="numpy")
+
+
+def test_every_unsupported_op_is_listed_with_its_nodes(tmp_path):
+    def mutate(d):
+        nodes = d["modelTopology"]["node"]
+        nodes.append(mb.op("weird1", "FancyOp", ["x"]))
+        nodes.append(mb.op("weird2", "FancyOp", ["weird1"]))
+        nodes.append(mb.op("odd", "OtherOp", ["weird2"]))
+        nodes.append(mb.op("Identity_2", "Identity", ["odd"]))
+        d["signature"]["outputs"]["extra"] = {"name": "Identity_2:0", "dtype": "DT_FLOAT"}
+    with pytest.raises(UnsupportedOpError) as info:
+        load_graph_model(_write_variant(tmp_path, mutate), backend="numpy")
+    text = str(info.value)
+    assert "FancyOp: weird1, weird2" in text and "OtherOp: odd" in text and "2 op type(s)" in text
+
+
+def test_nchw_is_refused_at_load_naming_the_node(tmp_path):
+    def mutate(d):
+        d["modelTopology"]["node"].append(mb.op("pool", "MaxPool", ["x"], data_format=mb.attr_s("NCHW"),
+                                                ksize=mb.attr_list_i([1, 1, 2, 2]), strides=mb.attr_list_i([1, 1, 2, 2]),
+                                                padding=mb.attr_s("VALID")))
+        d["modelTopology"]["node"].append(mb.op("Identity_2", "Identity", ["pool"]))
+        d["signature"]["outputs"]["pool"] = {"name": "Identity_2:0", "dtype": "DT_FLOAT"}
+    with pytest.raises(UnsupportedOpError, match="pool \\(MaxPool\\): data_format 'NCHW' is not supported"):
+        load_graph_model(_write_variant(tmp_path, mutate), backend="numpy")
+
+
+def test_graph_references_a_missing_node(tmp_path):
+    def mutate(d):
+        d["modelTopology"]["node"][-1]["input"] = ["nowhere"]
+    with pytest.raises(GraphError, match="reads 'nowhere'"):
+        load_graph_model(_write_variant(tmp_path, mutate), backend="numpy")
+
+
+def test_wrong_inputs_list_what_the_model_expects(dense):
+    path, *_ = dense
+    model = load_graph_model(path, backend="numpy")
+    with pytest.raises(ModelInputError, match=r"unknown input 'y'.*Expected: x \(x:0, float32, shape \[-1, 5\]\)"):
+        model.predict({"y": np.ones((1, 5), np.float32)})
+    with pytest.raises(ModelInputError, match=r"must have shape \[-1, 5\].*got \[1, 4\]"):
+        model.predict({"x": np.ones((1, 4), np.float32)})
+    with pytest.raises(ModelInputError, match=r"must have shape.*got \[5\]"):
+        model.predict({"x": np.ones(5, np.float32)})
+    with pytest.raises(ModelInputError, match="must be float32, got int32"):
+        model.predict({"x": np.ones((1, 5), np.int32)})
+    with pytest.raises(ModelInputError, match="missing input"):
+        model.predict({})
+
+
+def test_strict_mode_refuses_numpy_fallback(tmp_path):
+    def mutate(d):
+        d["modelTopology"]["node"].append(mb.op("u", "Unique", ["x"]))
+    path = _write_variant(tmp_path, mutate)
+    from gpu_backend import GLBackend
+    be = GLBackend()
+    try:
+        d = json.loads(path.read_text())
+        d["modelTopology"]["node"].append(mb.op("Identity_2", "Identity", ["u"]))
+        d["signature"]["outputs"]["u"] = {"name": "Identity_2:0", "dtype": "DT_FLOAT"}
+        path.write_text(json.dumps(d))
+        with pytest.raises(UnsupportedOpError, match=r"strict=True.*Unique \(1 node\)"):
+            load_graph_model(path, backend=be, strict=True)
+        with pytest.warns(UserWarning, match="Unique has no gl kernel"):
+            model = load_graph_model(path, backend=be)
+        summary = model.summary()
+        assert "numpy fallback" in summary and "Unique" in summary
+        model.dispose()
+    finally:
+        be.close()
+
+
+def test_attribute_decoding():
+    assert decode_attr({"i": "-3"}, "x") == -3
+    assert decode_attr({"f": "NaN"}, "x") != decode_attr({"f": "NaN"}, "x")
+    assert decode_attr({"s": "U0FNRQ=="}, "x") == "SAME"
+    assert decode_attr({"type": "DT_INT64"}, "x") == "int32"
+    assert decode_attr({"shape": {"dim": [{"size": "-1"}, {"size": "3"}]}}, "x") == (-1, 3)
+    assert decode_attr({"shape": {"unknownRank": True}}, "x") is None
+    assert decode_attr({"list": {"i": ["1", "2"]}}, "x") == [1, 2]
+    assert decode_attr({"list": {}}, "x") == []
+    assert decode_attr({"func": {"name": "body"}}, "x").name == "body"
+
+
+def test_numpy_backend_model_reports_placement(dense):
+    path, *_ = dense
+    model = load_graph_model(path, backend=NumpyBackend())
+    placement = model.placement()
+    assert placement["Softmax"]["numpy"] == 1 and placement["Const"]["graph"] == 3   # the unused const is pruned
