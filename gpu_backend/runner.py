@@ -84,6 +84,9 @@ class ProgramRunner:
         self.pool = TexturePool(ctx, pool_limit_bytes)
         self.draws = 0
         self.on_draw: Callable[[DrawRecord], None] | None = None
+        # tensors derived from another tensor (e.g. a filter relaid out for a kernel), kept while the
+        # source texture lives: weights are prepared once per model, not once per call
+        self._derived: dict[tuple[int, Any], tuple[Storage, GLTensor]] = {}
 
     # -- allocation and views --------------------------------------------------------
     def alloc(self, shape: Sequence[int], dtype: str, packed: bool | None = None, name: str = "output") -> GLTensor:
@@ -101,9 +104,29 @@ class ProgramRunner:
         return GLTensor(t.storage, view, dtype or t.dtype)
 
     def release(self, t: GLTensor) -> None:
-        if t.storage is not None:
-            self.pool.release(t.storage)
+        storage = t.storage
+        if storage is not None:
+            if storage.refs == 1 and self._derived:
+                self._evict_derived(storage)
+            self.pool.release(storage)
             t.storage = None
+
+    def derived(self, t: GLTensor, key: Any, make: Callable[[], GLTensor]) -> GLTensor:
+        """`make()` computed once per source texture and view; owned by the cache (do not release it)."""
+        if t.storage is None:
+            return make()
+        k = (id(t.storage), (t.view, key))
+        hit = self._derived.get(k)
+        if hit is not None and hit[0] is t.storage:
+            return hit[1]
+        value = make()
+        self._derived[k] = (t.storage, value)
+        return value
+
+    def _evict_derived(self, storage: Storage) -> None:
+        for k in [k for k, (src, _) in self._derived.items() if src is storage]:
+            _, value = self._derived.pop(k)
+            self.release(value)
 
     def reshape(self, t: GLTensor, shape: Sequence[int]) -> GLTensor:
         """Same values under a new shape: a view when the layout allows, else a copy."""
@@ -248,6 +271,9 @@ class ProgramRunner:
             self.on_draw(record)
 
     def close(self) -> None:
+        for _, value in list(self._derived.values()):
+            self.release(value)
+        self._derived.clear()
         self.programs.close()
         self.pool.close()
 

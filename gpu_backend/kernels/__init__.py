@@ -6,3 +6,5 @@ from . import matmul  # noqa: F401
 from . import reduce  # noqa: F401
 from . import softmax  # noqa: F401
 from . import transpose  # noqa: F401
+from . import conv  # noqa: F401
+from . import pool  # noqa: F401

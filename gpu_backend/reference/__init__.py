@@ -6,3 +6,15 @@ from . import matmul  # noqa: F401
 from . import reduce  # noqa: F401
 from . import softmax  # noqa: F401
 from . import transpose  # noqa: F401
+from . import slicing  # noqa: F401
+from . import shape_ops  # noqa: F401
+from . import gather  # noqa: F401
+from . import creation  # noqa: F401
+from . import conv  # noqa: F401
+from . import pool  # noqa: F401
+from . import norm  # noqa: F401
+from . import image  # noqa: F401
+from . import scan  # noqa: F401
+from . import sort  # noqa: F401
+from . import misc  # noqa: F401
+from . import dynamic  # noqa: F401

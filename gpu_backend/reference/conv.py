@@ -13,150 +13,18 @@ with the pooling kernels in ``pool.py`` so both families read ``strides``,
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import numpy_kernel
 from ..shapes import broadcast_shapes
+from ..window import Window, check_data_format, spatial_pair, window_geometry
 from .matmul import activate, split_fused_inputs
 
-Pad = str | tuple[int, int, int, int]          # "same" | "valid" | (top, bottom, left, right)
 INT32_MIN = np.iinfo(np.int32).min
 FLOAT32_LOWEST = float(np.finfo(np.float32).min)
-
-
-@dataclass(frozen=True)
-class Window:
-    """Geometry of a 2-D sliding window: kernel extent, steps, output size and leading padding."""
-    k_h: int
-    k_w: int
-    s_h: int
-    s_w: int
-    d_h: int
-    d_w: int
-    out_h: int
-    out_w: int
-    top: int
-    left: int
-
-
-def spatial_pair(op: str, attrs: dict, name: str, default: tuple[int, int] | None = None) -> tuple[int, int]:
-    """An (h, w) pair from an int, a 2-list or TF's 4-list [1, h, w, 1]; every value must be >= 1."""
-    value = attrs.get(name)
-    if value is None:
-        if default is None:
-            raise AttributeValueError(f"{op}: missing attribute {name!r} (an int or [height, width])")
-        return default
-    if isinstance(value, (int, np.integer)):
-        pair = [int(value), int(value)]
-    else:
-        vals = [int(v) for v in np.asarray(value).ravel()]
-        if len(vals) == 4:
-            if vals[0] != 1 or vals[3] != 1:
-                raise AttributeValueError(
-                    f"{op}: {name} {vals} moves along the batch or channel dimension; only [1, h, w, 1] is supported")
-            pair = vals[1:3]
-        elif len(vals) == 2:
-            pair = vals
-        elif len(vals) == 1:
-            pair = vals * 2
-        else:
-            raise AttributeValueError(f"{op}: {name} must be an int, [height, width] or [1, height, width, 1], "
-                                      f"got {value!r}")
-    if min(pair) < 1:
-        raise AttributeValueError(f"{op}: {name} must be >= 1, got {value!r}")
-    return pair[0], pair[1]
-
-
-def check_data_format(op: str, attrs: dict) -> None:
-    fmt = attrs.get("data_format") or "NHWC"
-    if str(fmt).upper() != "NHWC":
-        raise AttributeValueError(f"{op}: data_format {fmt} is not supported; only NHWC "
-                                  f"(transpose the tensor to NHWC first)")
-
-
-def parse_pad(op: str, attrs: dict) -> Pad:
-    """'same' / 'valid', or explicit (top, bottom, left, right) from the TF.js or TF spellings."""
-    pad = attrs.get("pad", attrs.get("padding"))
-    if pad is None:
-        raise AttributeValueError(f"{op}: missing attribute 'pad' ('same', 'valid' or [[top, bottom], [left, right]])")
-    if isinstance(pad, str):
-        low = pad.lower()
-        if low in ("same", "valid"):
-            return low
-        if low == "explicit" and attrs.get("explicit_paddings") is not None:
-            pad = attrs["explicit_paddings"]
-        else:
-            raise AttributeValueError(f"{op}: pad {pad!r} is not supported; use 'same', 'valid', an int or "
-                                      f"explicit [[top, bottom], [left, right]]")
-    if isinstance(pad, (int, np.integer)):
-        p = int(pad)
-        result = (p, p, p, p)
-    else:
-        try:
-            arr = np.asarray(pad, dtype=np.int64)
-        except (TypeError, ValueError):
-            raise AttributeValueError(f"{op}: pad {pad!r} is not a list of ints") from None
-        if arr.size == 8:                       # TF's explicit_paddings, flat or [[0,0],[t,b],[l,r],[0,0]]
-            arr = arr.reshape(4, 2)
-            if arr[0].any() or arr[3].any():
-                raise AttributeValueError(f"{op}: pad {pad!r} pads the batch or channel dimension; "
-                                          f"only [[0, 0], [t, b], [l, r], [0, 0]] is supported")
-            arr = arr[1:3]
-        if arr.shape != (2, 2):
-            raise AttributeValueError(f"{op}: explicit pad must be [[top, bottom], [left, right]] "
-                                      f"(or the 4x2 NHWC form), got {pad!r}")
-        result = (int(arr[0, 0]), int(arr[0, 1]), int(arr[1, 0]), int(arr[1, 1]))
-    if min(result) < 0:
-        raise AttributeValueError(f"{op}: padding must be >= 0, got {pad!r}")
-    return result
-
-
-def _round_out(op: str, value: float, mode: object) -> int:
-    """TF.js's dimRoundingMode for explicit/int padding (None means truncate, as TF.js does)."""
-    if mode is None or mode in ("floor", "trunc"):
-        return math.floor(value)
-    if mode == "ceil":
-        return math.ceil(value)
-    if mode == "round":
-        return math.floor(value + 0.5)
-    raise AttributeValueError(f"{op}: dim_rounding_mode {mode!r} is not supported; use 'floor', 'round' or 'ceil'")
-
-
-def _axis_geometry(op: str, what: str, size: int, k: int, s: int, d: int, pad: Pad, before: int, after: int,
-                   rounding: object) -> tuple[int, int]:
-    """(output size, padding before) along one spatial axis."""
-    eff = (k - 1) * d + 1
-    if pad == "same":
-        out = -(-size // s)
-        total = max((out - 1) * s + eff - size, 0)
-        return out, total // 2
-    if pad == "valid":
-        before = after = 0
-    span = size + before + after - eff
-    if span < 0:
-        raise ShapeError(f"{op}: the {what} window ({eff} with dilation) is larger than the padded input "
-                         f"({size} + {before + after} padding); use pad 'same' or a smaller filter")
-    if pad == "valid":
-        return span // s + 1, 0
-    return _round_out(op, span / s + 1, rounding), before
-
-
-def window_geometry(op: str, attrs: dict, in_h: int, in_w: int, k_h: int, k_w: int,
-                    dilations: tuple[int, int] | None = None) -> Window:
-    """Parse strides/dilations/pad and compute where the window goes, exactly as TF does."""
-    s_h, s_w = spatial_pair(op, attrs, "strides", (1, 1))
-    d_h, d_w = dilations if dilations is not None else spatial_pair(op, attrs, "dilations", (1, 1))
-    pad = parse_pad(op, attrs)
-    t, b, l, r = pad if isinstance(pad, tuple) else (0, 0, 0, 0)
-    mode = attrs.get("dim_rounding_mode")
-    out_h, top = _axis_geometry(op, "height", in_h, k_h, s_h, d_h, pad, t, b, mode)
-    out_w, left = _axis_geometry(op, "width", in_w, k_w, s_w, d_w, pad, l, r, mode)
-    return Window(k_h, k_w, s_h, s_w, d_h, d_w, out_h, out_w, top, left)
 
 
 def pad_for_window(x: np.ndarray, win: Window, fill: object) -> np.ndarray:
@@ -170,12 +38,14 @@ def pad_for_window(x: np.ndarray, win: Window, fill: object) -> np.ndarray:
 
 def window_taps(xp: np.ndarray, win: Window) -> Iterator[tuple[int, int, np.ndarray]]:
     """For every filter tap (i, j): the [N, out_h, out_w, C] view of the padded input it multiplies."""
+    def span(start: int, out: int, step: int) -> slice:
+        # an empty output must give an empty slice, not one with a negative (from-the-end) stop
+        return slice(start, start + (out - 1) * step + 1 if out > 0 else start, step)
+
     for i in range(win.k_h):
-        r0 = i * win.d_h
+        rows = span(i * win.d_h, win.out_h, win.s_h)
         for j in range(win.k_w):
-            c0 = j * win.d_w
-            yield i, j, xp[:, r0: r0 + (win.out_h - 1) * win.s_h + 1: win.s_h,
-                           c0: c0 + (win.out_w - 1) * win.s_w + 1: win.s_w, :]
+            yield i, j, xp[:, rows, span(j * win.d_w, win.out_w, win.s_w), :]
 
 
 def check_broadcasts_to(op: str, what: str, shape: tuple[int, ...], target: tuple[int, ...], hint: str = "") -> None:
@@ -342,8 +212,7 @@ def dilation2d(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarra
         raise ShapeError(f"{op}: input has {x.shape[3]} channels but the filter has {f.shape[2]} "
                          f"(filter shape {list(f.shape)})")
     kind = _common_kind(op, x, f, ints_ok=True)
-    rates = spatial_pair(op, attrs, "dilations", None) if attrs.get("dilations") is not None else \
-        spatial_pair(op, attrs, "rates", (1, 1))
+    rates = spatial_pair(op, attrs, "dilations" if attrs.get("dilations") is not None else "rates", (1, 1))
     win = window_geometry(op, attrs, x.shape[1], x.shape[2], f.shape[0], f.shape[1], dilations=rates)
     shape = (x.shape[0], win.out_h, win.out_w, x.shape[3])
     if kind == "f":

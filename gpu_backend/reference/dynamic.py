@@ -10,6 +10,15 @@ from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import numpy_kernel
 
 _F32 = np.float32
+_TINY = np.finfo(np.float32).tiny
+
+
+def _ftz(x: np.ndarray) -> np.ndarray:
+    """Flush float32 subnormals to (signed) zero.  TF runs its CPU kernels with the FTZ/DAZ
+    flags set, and in NMS that decides things: a soft-decayed score that would be subnormal
+    is exactly 0 in TF, so it fails a score_threshold of 0 and ties with other zeros by index."""
+    x = np.asarray(x, _F32)
+    return np.where(np.abs(x) < _TINY, x * _F32(0), x).astype(_F32)
 
 
 def _number(op: str, attrs: dict, name: str, default: object = ...) -> float:
@@ -38,19 +47,19 @@ class _Boxes:
     """Corners normalised to (ymin, xmin, ymax, xmax) and areas, all float32 as in TF's kernel."""
 
     def __init__(self, boxes: np.ndarray) -> None:
-        b = boxes.astype(_F32)
+        b = _ftz(boxes)
         self.ymin, self.xmin = _cmin(b[:, 0], b[:, 2]), _cmin(b[:, 1], b[:, 3])
         self.ymax, self.xmax = _cmax(b[:, 0], b[:, 2]), _cmax(b[:, 1], b[:, 3])
         with np.errstate(all="ignore"):
-            self.area = (self.ymax - self.ymin) * (self.xmax - self.xmin)
+            self.area = _ftz(_ftz(self.ymax - self.ymin) * _ftz(self.xmax - self.xmin))
 
     def iou(self, i: int, others: np.ndarray) -> np.ndarray:
         """IoU of box i with each box of `others`, in float32, 0 where either box is empty."""
         with np.errstate(all="ignore"):
-            h = _cmax(_cmin(self.ymax[i], self.ymax[others]) - _cmax(self.ymin[i], self.ymin[others]), _F32(0))
-            w = _cmax(_cmin(self.xmax[i], self.xmax[others]) - _cmax(self.xmin[i], self.xmin[others]), _F32(0))
-            inter = h * w
-            iou = inter / (self.area[i] + self.area[others] - inter)
+            h = _cmax(_ftz(_cmin(self.ymax[i], self.ymax[others]) - _cmax(self.ymin[i], self.ymin[others])), _F32(0))
+            w = _cmax(_ftz(_cmin(self.xmax[i], self.xmax[others]) - _cmax(self.xmin[i], self.xmin[others])), _F32(0))
+            inter = _ftz(h * w)
+            iou = _ftz(inter / _ftz(_ftz(self.area[i] + self.area[others]) - inter))
         empty = (self.area[i] <= 0) | (self.area[others] <= 0)
         return np.where(empty, _F32(0), iou).astype(_F32)
 
@@ -66,10 +75,11 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, max_output: int, 
     score falls to score_threshold or below.  Unchanged score: selected.  Lowered score still
     above the threshold: re-queued with the lower score.  Otherwise dropped.  In soft mode
     (sigma > 0) iou_threshold is not used at all, as in TF.
-    All arithmetic is float32 in TF's order (the decayed score is a running float32 product).
+    All arithmetic is float32 in TF's order (the decayed score is a running float32 product),
+    with subnormals flushed to zero as on TF's CPU threads.
     """
     geo = _Boxes(boxes)
-    s = scores.astype(_F32)
+    s = _ftz(scores)
     thr = _F32(score_threshold)
     iou_thr = _F32(iou_threshold)
     soft = sigma > 0
@@ -88,11 +98,14 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, max_output: int, 
             sim = geo.iou(idx, prior)
             with np.errstate(all="ignore"):
                 # exponent in float32 like TF; exp itself correctly rounded (via float64) like C's expf
-                weight = np.exp((scale * sim * sim).astype(np.float64)).astype(_F32)
+                weight = _ftz(np.exp(_ftz(_ftz(scale * sim) * sim).astype(np.float64)))
             if not soft:
                 weight = np.where(sim <= iou_thr, weight, _F32(0)).astype(_F32)
             with np.errstate(all="ignore"):
-                running = np.multiply.accumulate(np.concatenate([[original], weight]).astype(_F32), dtype=_F32)[1:]
+                # |weight| <= 1, so once a product is subnormal it stays subnormal or 0: flushing the
+                # finished running product equals flushing after every step, as TF does
+                running = _ftz(np.multiply.accumulate(np.concatenate([[original], weight]).astype(_F32),
+                                                      dtype=_F32)[1:])
             hard_hit = (sim > iou_thr) if not soft else np.zeros(sim.shape, bool)
             stop = hard_hit | (running <= thr)
             if stop.any():

@@ -14,8 +14,9 @@ import numpy as np
 
 from ..errors import ShapeError, UnsupportedDTypeError
 from ..registry import numpy_kernel
-from .conv import FLOAT32_LOWEST, INT32_MIN, Window, check_data_format, pad_for_window, spatial_pair, \
-    window_geometry, window_taps
+from ..window import Window, check_data_format, spatial_pair, window_geometry
+from .conv import FLOAT32_LOWEST, INT32_MIN, pad_for_window, \
+    window_taps
 
 
 def _prepare(op: str, inputs: list[np.ndarray], attrs: dict) -> tuple[np.ndarray, Window]:

@@ -1,0 +1,119 @@
+"""Conv2D / FusedConv2D / DepthwiseConv2dNative / FusedDepthwiseConv2D on GL, NHWC.
+
+Strategy (README, "Convolutions"): a 1x1, stride-1, unpadded convolution is a matmul over
+[N*H*W, Cin] x [Cin, Cout] (both views, no copy) and reuses the matmul program with its epilogue;
+every other convolution is direct: one packed output texel (4 output channels) per fragment, looping
+over the taps and 4 input channels per input texel.  No im2col buffer (which would cost fh*fw times
+the input's memory).  Depthwise with multiplier 1 fetches one input and one filter texel per tap for 4
+channels; other multipliers and the unpacked layout run the generic one-value-per-call programs.
+"""
+from __future__ import annotations
+
+from ..errors import ShapeError, UnsupportedDTypeError
+from ..registry import GLFallback, gl_kernel
+from ..runner import Arg, GLTensor, ProgramRunner
+from ..shapes import broadcast_shapes
+from ..window import check_data_format, window_geometry
+from .elementwise import MATH
+from .matmul import ACTIVATIONS, batch_matmul, parse_fused
+
+ACTIVATION_LIB = ("lib/activation.glsl", None)
+
+
+def _check(op: str, x: GLTensor, w: GLTensor, attrs: dict, depthwise: bool) -> None:
+    check_data_format(op, attrs)
+    if x.rank != 4:
+        raise ShapeError(f"{op}: input must have rank 4 ([batch, height, width, channels]), got {list(x.shape)}")
+    if w.rank != 4:
+        layout = "[fh, fw, in, multiplier]" if depthwise else "[fh, fw, in, out]"
+        raise ShapeError(f"{op}: filter must have rank 4 ({layout}), got {list(w.shape)}")
+    if x.shape[3] != w.shape[2]:
+        raise ShapeError(f"{op}: input has {x.shape[3]} channels but the filter expects {w.shape[2]} "
+                         f"(filter shape {list(w.shape)})")
+    if x.dtype != "float32" or w.dtype != "float32":
+        if op == "Conv2D" and x.dtype == w.dtype == "int32":
+            raise GLFallback("int32 convolution")
+        raise UnsupportedDTypeError(f"{op} takes float32 input and filter, got {x.dtype} and {w.dtype}")
+
+
+def _epilogue(op: str, inputs: list[GLTensor], attrs: dict, out_shape: tuple[int, ...], elem: bool
+              ) -> tuple[dict[str, Arg], list[tuple[str, str]], dict]:
+    act, has_bias, has_prelu = ("linear", False, False)
+    if op.startswith("Fused"):
+        act, has_bias, has_prelu = parse_fused(op, len(inputs), attrs)
+    args: dict[str, Arg] = {}
+    if has_bias:
+        args["Bias"] = Arg(inputs[2], "bcast", elem=elem)
+    if has_prelu:
+        args["Prelu"] = Arg(inputs[-1], "bcast", elem=elem)
+    for name, a in args.items():
+        if broadcast_shapes(a.tensor.shape, out_shape) != tuple(out_shape):
+            raise ShapeError(f"{op}: {name.lower()} of shape {list(a.tensor.shape)} does not broadcast to the "
+                             f"output shape {list(out_shape)}")
+    defines = [("HAS_BIAS", str(int(has_bias))), ("ACT", str(ACTIVATIONS[act])), ("GENERIC", str(int(elem)))]
+    return args, defines, {"leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+
+
+@gl_kernel("Conv2D", "FusedConv2D")
+def conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
+    x, w = inputs[0], inputs[1]
+    _check(op, x, w, attrs, depthwise=False)
+    fh, fw, cin, cout = w.shape
+    win = window_geometry(op, attrs, x.shape[1], x.shape[2], fh, fw)
+    n = x.shape[0]
+    out_shape = (n, win.out_h, win.out_w, cout)
+    packed = x.view.packed and w.view.packed
+    if (packed and fh == fw == 1 and win.s_h == win.s_w == 1 and win.top == win.left == 0
+            and (win.out_h, win.out_w) == x.shape[1:3]):
+        # 1x1 stride 1: a matmul over the pixels, through views of the input and filter
+        x2 = gl.reshape(x, (n * x.shape[1] * x.shape[2], cin))
+        w2 = gl.reshape(w, (cin, cout))
+        try:
+            mm_attrs = dict(attrs, transpose_a=False, transpose_b=False)
+            mm_inputs = [x2, w2] + inputs[2:]
+            kernel = "_FusedMatMul" if op == "FusedConv2D" else "BatchMatMul"
+            if op == "FusedConv2D" and any(t.rank > 1 and t.shape != (cout,) for t in inputs[2:]):
+                raise GLFallback("per-pixel bias")   # a bias over H, W would not broadcast onto [N*H*W, Cout]
+            (y,) = batch_matmul(gl, kernel, mm_inputs, mm_attrs)
+        finally:
+            gl.release(x2)
+            gl.release(w2)
+        try:
+            return [gl.reshape(y, out_shape)]
+        finally:
+            gl.release(y)
+    args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not packed)
+    uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
+                    dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=cin, MULT=1)
+    if packed:
+        wv = gl.reshape(w, (fh * fw * cin, cout))
+        try:
+            return [gl.run("conv.glsl", "conv2d", "texel", {"X": Arg(x), "W": Arg(wv), **args}, out_shape,
+                           "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB],
+                           label=op)]
+        finally:
+            gl.release(wv)
+    return [gl.run("conv.glsl", "conv2d_generic", "element", {"X": Arg(x, elem=True), "W": Arg(w, elem=True),
+                                                              **args},
+                   out_shape, "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB], label=op)]
+
+
+@gl_kernel("DepthwiseConv2dNative", "FusedDepthwiseConv2D")
+def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
+    x, w = inputs[0], inputs[1]
+    _check(op, x, w, attrs, depthwise=True)
+    fh, fw, c, mult = w.shape
+    win = window_geometry(op, attrs, x.shape[1], x.shape[2], fh, fw)
+    out_shape = (x.shape[0], win.out_h, win.out_w, c * mult)
+    fast = x.view.packed and w.view.packed and mult == 1
+    args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not fast)
+    uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
+                    dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=c, MULT=mult)
+    if fast:
+        # the filter as [fh * fw, C] (4 channels per texel); prepared once per filter texture
+        wv = gl.derived(w, "depthwise[fh*fw,C]", lambda: gl.reshape(w, (fh * fw, c)))
+        return [gl.run("conv.glsl", "depthwise", "texel", {"X": Arg(x), "W": Arg(wv), **args}, out_shape,
+                       "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB], label=op)]
+    return [gl.run("conv.glsl", "depthwise_generic", "element",
+                   {"X": Arg(x, elem=True), "W": Arg(w, elem=True), **args}, out_shape, "float32",
+                   defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB], label=op)]

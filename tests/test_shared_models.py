@@ -1,0 +1,71 @@
+"""Every model in ../shared/models (converted by the real tensorflowjs_converter) against TensorFlow's
+outputs stored beside it: rtol 1e-3, atol 1e-4, int/bool exact.  Skipped where ../shared is absent."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED
+from loader import load_graph_model
+from loader.cli import example_model_dir
+from loader.inspect import inspect_model
+
+MODELS = sorted(p.parent for p in (SHARED / "models").glob("*/model.json"))
+pytestmark = pytest.mark.shared_models
+
+
+def check_outputs(out: dict[str, np.ndarray], expected: dict[str, np.ndarray], rtol: float = 1e-3,
+                  atol: float = 1e-4) -> None:
+    assert set(out) == set(expected), f"outputs {sorted(out)} != expected {sorted(expected)}"
+    for name, want in expected.items():
+        got = out[name]
+        assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+        if want.dtype.kind == "f":
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, want.astype(got.dtype), err_msg=name)
+
+
+@pytest.mark.skipif(not MODELS, reason="../shared/models is not present")
+@pytest.mark.parametrize("folder", MODELS, ids=[p.name for p in MODELS])
+def test_shared_model_matches_tensorflow(gl, folder):
+    live_before = gl.memory()["live_tensors"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_graph_model(folder / "model.json", backend=gl)
+    try:
+        with np.load(folder / "inputs.npz") as z:
+            inputs = {k: z[k] for k in z.files}
+        with np.load(folder / "expected.npz") as z:
+            expected = {k: z[k] for k in z.files}
+        check_outputs(model.predict(inputs), expected)
+        # nothing leaked by the run: only the resident weights remain
+        assert gl.memory()["live_tensors"] == live_before + len(model.executor.resident)
+    finally:
+        model.dispose()
+
+
+@pytest.mark.skipif(not MODELS, reason="../shared/models is not present")
+@pytest.mark.parametrize("folder", MODELS, ids=[p.name for p in MODELS])
+def test_inspect_reports_the_split(folder):
+    report = inspect_model(folder)
+    split = report.split()
+    assert sum(split.values()) > 0 and "graph" in split
+    text = report.format()
+    assert "where it runs" in text and "weights:" in text
+
+
+def test_bundled_example_matches_tensorflow(gl):
+    folder = example_model_dir()
+    model = load_graph_model(folder / "model.json", backend=gl)
+    with np.load(folder / "inputs.npz") as z:
+        inputs = {k: z[k] for k in z.files}
+    with np.load(folder / "expected.npz") as z:
+        expected = {k: z[k] for k in z.files}
+    out = model.predict(inputs)
+    check_outputs(out, expected)
+    labels = np.load(folder / "labels.npy")
+    assert (np.argmax(out["Identity:0"], -1) == labels).mean() >= 0.9
+    model.dispose()
