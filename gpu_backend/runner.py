@@ -302,6 +302,7 @@ def _input_uniforms(values: dict[str, Any], name: str, view: View, own: View, mo
         values[f"{name}_fstr"] = np.asarray([s for s, _ in view.strides], dtype="i4")
         values[f"{name}_foff"] = int(view.offset[0])
         values[f"{name}_w"] = int(view.width)
+        values[f"{name}_wrcp"] = 1.0 / view.width
 
 
 def _output_uniforms(values: dict[str, Any], view: View) -> None:
@@ -316,6 +317,7 @@ def _output_uniforms(values: dict[str, Any], view: View) -> None:
         else:
             dec.append((1, sy, size))
     values["out_dec"] = np.asarray(dec, dtype="i4").reshape(-1)
+    values["out_rcp"] = np.asarray([(1.0 / s, 1.0 / n) for _, s, n in dec], dtype="f4").reshape(-1)
     if view.mode == "F":
         values["out_w"] = int(view.width)
         values["out_n"] = int(view.texels)

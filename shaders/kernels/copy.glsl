@@ -12,7 +12,7 @@ OUT_SCALAR value(int c[OUT_R]) {
     for (int i = 0; i < OUT_R; ++i) idx += c[i] * out_rowstr[i];
     int x[X_R];
     for (int i = 0; i < X_R; ++i) {
-        x[i] = idx / X_rowstr[i];
+        x[i] = udiv(idx, X_rowstr[i]);
         idx -= x[i] * X_rowstr[i];
     }
     return X_elem(x);

@@ -22,10 +22,12 @@ ivec2 ${X}_advance(ivec2 p, ivec2 d) { return p + d; }
 uniform int ${X}_fstr[$R];          // per dim flat texel strides
 uniform int ${X}_foff;
 uniform int ${X}_w;                 // texture width
+uniform float ${X}_wrcp;            // 1 / width
 ivec2 ${X}_pos(int c[$R]) {
     int t = ${X}_foff;
     for (int i = 0; i < $R; ++i) t += c[i] * ${X}_fstr[i];
-    return ivec2(t % ${X}_w, t / ${X}_w);
+    int y = udiv(t, ${X}_w, ${X}_wrcp);
+    return ivec2(t - y * ${X}_w, y);
 }
 ivec2 ${X}_delta(int dim) { return ivec2(${X}_fstr[dim] % ${X}_w, ${X}_fstr[dim] / ${X}_w); }
 ivec2 ${X}_advance(ivec2 p, ivec2 d) {
