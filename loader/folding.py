@@ -63,3 +63,41 @@ def fold_fused_batch_norms(graph: Graph, consts: dict[str, np.ndarray]) -> int:
         node.attrs["fused_ops"] = ["BiasAdd"] + ops[1:]
         folded += 1
     return folded
+
+
+CONV_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
+
+
+def fold_pads_into_convs(graph: Graph, consts: dict[str, np.ndarray]) -> int:
+    """Pad(x, [[0,0],[t,b],[l,r],[0,0]]) -> VALID convolution becomes one convolution with explicit
+    padding (zeros either way), saving a full copy of the activation.  Only when the Pad feeds that
+    convolution alone, pads with zeros and touches no batch or channel dimension."""
+    folded = 0
+    for node in list(graph.nodes.values()):
+        if node.op not in CONV_OPS or not node.inputs:
+            continue
+        padding = node.attr("padding", "")
+        padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+        if padding.upper() != "VALID":
+            continue
+        src_name, k = node.inputs[0]
+        pad = graph.nodes[src_name]
+        if pad.op not in ("Pad", "PadV2") or k != 0 or graph.consumers[src_name] != [node.name]:
+            continue
+        paddings = _const(graph, consts, pad, 1)
+        if paddings is None or paddings.shape != (4, 2):
+            continue
+        if pad.op == "PadV2":
+            value = _const(graph, consts, pad, 2)
+            if value is None or value.size != 1 or float(value.reshape(-1)[0]) != 0.0:
+                continue
+        p = paddings.astype(np.int64)
+        if p[0].any() or p[3].any() or (p < 0).any():
+            continue
+        graph.consumers[src_name].remove(node.name)
+        node.inputs[0] = pad.inputs[0]
+        graph.consumers[pad.inputs[0][0]].append(node.name)
+        node.attrs["padding"] = "EXPLICIT"
+        node.attrs["explicit_paddings"] = [0, 0, int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1]), 0, 0]
+        folded += 1
+    return folded

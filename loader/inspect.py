@@ -9,7 +9,7 @@ from typing import Any
 from gpu_backend.registry import GL_KERNELS
 
 from .executor import Executor
-from .folding import fold_fused_batch_norms
+from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, parse_input
 from .model import GraphModel, weights_summary
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
@@ -68,6 +68,7 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     probe.graph = Graph.from_topology(artifacts.topology)
     consts = probe._constants(weights)
     fold_fused_batch_norms(probe.graph, consts)
+    fold_pads_into_convs(probe.graph, consts)
     inputs, outputs = probe._signature()
     ex = Executor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
     order = probe.graph.schedule([parse_input(o.name)[0][0] for o in outputs])  # type: ignore[index]

@@ -15,7 +15,7 @@ from gpu_backend.errors import UnsupportedDTypeError
 
 from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
 from .executor import GRAPH_OPS, Executor, NodePlan
-from .folding import fold_fused_batch_norms
+from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .sources import ModelSource, resolve_source
@@ -60,6 +60,7 @@ class GraphModel:
         self.graph = Graph.from_topology(artifacts.topology)
         consts = self._constants(weights)
         fold_fused_batch_norms(self.graph, consts)
+        fold_pads_into_convs(self.graph, consts)
         self.inputs, self.outputs = self._signature()
         self.executor = Executor(self.graph, consts, backend, strict=strict)
         t0 = time.perf_counter()

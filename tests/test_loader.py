@@ -320,3 +320,24 @@ def test_numpy_backend_model_reports_placement(dense):
     model = load_graph_model(path, backend=NumpyBackend())
     placement = model.placement()
     assert placement["Softmax"]["numpy"] == 1 and placement["Const"]["graph"] == 3   # the unused const is pruned
+
+
+def test_zero_pad_folds_into_the_following_valid_convolution(gl, tmp_path):
+    rng = np.random.default_rng(9)
+    weights = {"paddings": np.array([[0, 0], [1, 2], [2, 1], [0, 0]], np.int32),
+               "filter": rng.standard_normal((3, 3, 4, 1)).astype(np.float32)}
+    nodes = [mb.const("paddings", "int32"), mb.const("filter"), mb.placeholder("x", [1, 7, 6, 4]),
+             mb.op("pad", "Pad", ["x", "paddings"]),
+             mb.op("dw", "DepthwiseConv2dNative", ["pad", "filter"], strides=mb.attr_list_i([1, 2, 2, 1]),
+                   padding=mb.attr_s("VALID"), data_format=mb.attr_s("NHWC"), dilations=mb.attr_list_i([1, 1, 1, 1])),
+             mb.op("Identity", "Identity", ["dw"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature({"x": ("x:0", [1, 7, 6, 4], "float32")},
+                                                            {"y": ("Identity:0", [1, 4, 4, 4], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "padconv", doc, files), backend=gl)
+    assert "Pad" not in model.placement()                          # folded away at load
+    x = rng.standard_normal((1, 7, 6, 4)).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    (padded,) = run_reference("PadV2", [x], {"paddings": weights["paddings"].tolist()})
+    (want,) = run_reference("DepthwiseConv2dNative", [padded, weights["filter"]], {"strides": [2, 2], "pad": "valid"})
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], want, rtol=1e-5, atol=1e-6)
+    model.dispose()
