@@ -9,6 +9,7 @@ values a kernel declines) run on the numpy reference and are counted in
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from .api import Backend, TensorHandle
 from .context import ContextInfo, GLContext
 from .dtypes import to_backend_array
 from .numpy_backend import run_reference, unknown_kernel
+from .profiling import Profiler, TransferEvent
 from .registry import GL_KERNELS, NUMPY_KERNELS, GLFallback
 from .runner import GLTensor, ProgramRunner
 
@@ -57,10 +59,26 @@ class GLBackend(Backend):
         self._closed = False
 
     # -- Backend API -----------------------------------------------------------------
+    @property
+    def profiler(self) -> Profiler | None:
+        """Attach a gpu_backend.profiling.Profiler to time every draw, upload and readback."""
+        return self.runner.profiler
+
+    @profiler.setter
+    def profiler(self, value: Profiler | None) -> None:
+        self.runner.profiler = value
+
     def upload(self, array: Any, name: str = "tensor") -> TensorHandle:
         self._check()
         arr = to_backend_array(array, name)
-        return self._wrap(self.runner.upload(arr, name=name))
+        prof = self.runner.profiler
+        t0 = time.perf_counter()
+        handle = self._wrap(self.runner.upload(arr, name=name))
+        if prof is not None:
+            self.finish()
+            prof.transfer(TransferEvent("upload", arr.nbytes, (time.perf_counter() - t0) * 1e3,
+                                        (t0 - prof.t0) * 1e3, name))
+        return handle
 
     def run(self, kernel: str, inputs: Sequence[TensorHandle],
             attrs: Mapping[str, Any] | None = None) -> tuple[TensorHandle, ...]:
@@ -82,7 +100,15 @@ class GLBackend(Backend):
 
     def read(self, handle: TensorHandle) -> np.ndarray:
         self._check()
-        return self.runner.read(self._payload(handle))
+        prof = self.runner.profiler
+        if prof is None:
+            return self.runner.read(self._payload(handle))
+        self.finish()        # pending draws are not readback time
+        t0 = time.perf_counter()
+        out = self.runner.read(self._payload(handle))
+        prof.transfer(TransferEvent("readback", out.nbytes, (time.perf_counter() - t0) * 1e3, (t0 - prof.t0) * 1e3,
+                                    str(list(out.shape))))
+        return out
 
     def dispose(self, handle: TensorHandle) -> None:
         self._check()
@@ -148,6 +174,21 @@ class GLBackend(Backend):
 
     def _fallback(self, kernel: str, tensors: list[GLTensor], attrs: dict[str, Any], why: str) -> tuple[TensorHandle, ...]:
         self.fallbacks[f"{kernel} ({why})"] += 1
+        prof = self.runner.profiler
+        if prof is not None:
+            self.finish()
+        t0 = time.perf_counter()
         arrays = [self.runner.read(t) for t in tensors]
+        t1 = time.perf_counter()
         outs = run_reference(kernel, arrays, attrs)
-        return tuple(self._wrap(self.runner.upload(o)) for o in outs)
+        t2 = time.perf_counter()
+        handles = tuple(self._wrap(self.runner.upload(o)) for o in outs)
+        if prof is not None:
+            self.finish()
+            t3 = time.perf_counter()
+            prof.transfer(TransferEvent("readback", sum(a.nbytes for a in arrays), (t1 - t0) * 1e3, (t0 - prof.t0) * 1e3,
+                                        f"{kernel} fallback inputs"))
+            prof.host((t2 - t1) * 1e3)
+            prof.transfer(TransferEvent("upload", sum(o.nbytes for o in outs), (t3 - t2) * 1e3, (t2 - prof.t0) * 1e3,
+                                        f"{kernel} fallback outputs"))
+        return handles

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from collections.abc import Sequence
 
 from .errors import TextureTooLargeError
@@ -139,6 +140,15 @@ def plan_layout(shape: Sequence[int], packed: bool, max_size: int, name: str = "
                 dtype: str = "float32") -> View:
     """The standard layout of a new tensor: the squarest x/y split, else flat."""
     shape = tuple(int(d) for d in shape)
+    try:
+        return _plan_layout(shape, packed, max_size)
+    except TextureTooLargeError as exc:
+        raise TextureTooLargeError(str(exc).replace("<tensor>", name).replace("<dtype>", dtype)) from None
+
+
+@lru_cache(maxsize=4096)
+def _plan_layout(shape: tuple[int, ...], packed: bool, max_size: int) -> View:
+    name, dtype = "<tensor>", "<dtype>"
     ts = texel_shape(shape, packed)
     n = math.prod(ts)
     best: tuple[float, int, int, int] | None = None
@@ -172,7 +182,11 @@ def is_standard(view: View, max_size: int) -> bool:
 
 def reshape_view(view: View, new_shape: Sequence[int], max_size: int) -> View | None:
     """A view of the same texels under another shape, or None when only a copy can do it."""
-    new_shape = tuple(int(d) for d in new_shape)
+    return _reshape_view(view, tuple(int(d) for d in new_shape), max_size)
+
+
+@lru_cache(maxsize=4096)
+def _reshape_view(view: View, new_shape: tuple[int, ...], max_size: int) -> View | None:
     if not view.is_dense():
         return None
     old = view.shape if view.shape else (1,)
@@ -197,12 +211,16 @@ def reshape_view(view: View, new_shape: Sequence[int], max_size: int) -> View | 
 
 
 def broadcast_view(view: View, out_shape: Sequence[int]) -> View:
+    return _broadcast_view(view, tuple(out_shape))
+
+
+@lru_cache(maxsize=4096)
+def _broadcast_view(view: View, out_shape: tuple[int, ...]) -> View:
     """The view read with output coordinates: missing and size-1 dims get stride 0.
 
     The result has the output's rank; a packed size-1 last dimension broadcast
     against a longer one is marked ``splat``.
     """
-    out_shape = tuple(out_shape)
     out_rank = max(len(out_shape), 1)
     in_shape = view.shape if view.shape else (1,)
     pad = out_rank - len(in_shape)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .dtypes import numpy_dtype
 from .layout import View, broadcast_view, plan_layout, reshape_view
+from .profiling import DrawEvent, Profiler
 from .programs import CompiledProgram, ProgramCache
 from .shader import InputSpec, OutputSpec, ProgramSpec
 from .textures import Storage, TexturePool
@@ -84,6 +85,7 @@ class ProgramRunner:
         self.pool = TexturePool(ctx, pool_limit_bytes)
         self.draws = 0
         self.on_draw: Callable[[DrawRecord], None] | None = None
+        self.profiler: Profiler | None = None
         # tensors derived from another tensor (e.g. a filter relaid out for a kernel), kept while the
         # source texture lives: weights are prepared once per model, not once per call
         self._derived: dict[tuple[int, Any], tuple[Storage, GLTensor]] = {}
@@ -202,9 +204,12 @@ class ProgramRunner:
             out_shape: Sequence[int], out_dtype: str, *, uniforms: Mapping[str, Any] | None = None,
             defines: Sequence[tuple[str, str]] = (), libs: Sequence[tuple[str, str | None]] = (),
             packed: bool | None = None, label: str = "") -> GLTensor:
+        t_alloc = time.perf_counter()
+        allocations = self.pool.allocations
         out = self.alloc(tuple(out_shape), out_dtype, packed)
         if out.storage is None:
             return out
+        alloc = ((time.perf_counter() - t_alloc) * 1e3, self.pool.allocations - allocations)
         ov = out.view
         out_rank = ov.rank
         specs: list[InputSpec] = []
@@ -236,20 +241,22 @@ class ProgramRunner:
             values.update(uniforms)
         spec = ProgramSpec(kernel, section, style, tuple(specs), OutputSpec(out_dtype, out_rank, ov.packed, ov.mode),
                            tuple(defines), tuple(libs), label=label or kernel)
-        self.draw(spec, out, textures, values)
+        self.draw(spec, out, textures, values, alloc)
         return out
 
     def draw(self, spec: ProgramSpec, out: GLTensor, textures: Sequence[tuple[str, Storage]],
-             values: Mapping[str, Any]) -> None:
+             values: Mapping[str, Any], alloc: tuple[float, int] = (0.0, 0)) -> None:
+        prof = self.profiler
+        t0 = time.perf_counter()
         compiled_now = spec not in self.programs
         prog = self.programs.get(spec)
-        first = prog.draws == 0
-        record = DrawRecord(spec.label, spec, out.storage.nbytes if out.storage else 0, compiled_now, first)
-        t0 = time.perf_counter() if (first or self.on_draw) else 0.0
+        t1 = time.perf_counter()
         storage = out.storage
         assert storage is not None
+        alloc_ms = alloc[0]
         if storage.fbo is None:
             storage.fbo = self.ctx.framebuffer(color_attachments=[storage.texture])
+            alloc_ms += (time.perf_counter() - t1) * 1e3
         storage.fbo.use()
         units = prog.units
         for name, st in textures:
@@ -257,16 +264,32 @@ class ProgramRunner:
             if unit is not None:  # None: the sampler was optimised away
                 st.texture.use(unit)
         _set_uniforms(prog, values)
+        jit_ms = 0.0
+        if prog.draws == 0:
+            # llvmpipe and most drivers generate machine code at the first draw, not at link: pay it
+            # on a 1x1 viewport, alone, so it is measured (and never mixed into a kernel's time)
+            w, h = storage.texture.size
+            tj = time.perf_counter()
+            self.ctx.viewport = (0, 0, 1, 1)
+            prog.vao.render(moderngl.TRIANGLE_STRIP)
+            self.ctx.finish()
+            self.ctx.viewport = (0, 0, w, h)
+            jit_ms = (time.perf_counter() - tj) * 1e3
+            prog.first_draw_ms = jit_ms
+            self.programs.first_draw_ms += jit_ms
+        t2 = time.perf_counter()
         prog.vao.render(moderngl.TRIANGLE_STRIP)
         prog.draws += 1
         self.draws += 1
-        if first:
-            # llvmpipe and most drivers generate machine code at the first draw, not at link:
-            # wait for it so the cost is attributed to this program, once.
+        if prof is not None:
             self.ctx.finish()
-            prog.first_draw_ms = (time.perf_counter() - t0) * 1e3
-            self.programs.first_draw_ms += prog.first_draw_ms
+            t3 = time.perf_counter()
+            prof.draw(DrawEvent(spec.label, spec.describe(), (t0 - prof.t0) * 1e3,
+                                compile_ms=(t1 - t0) * 1e3 if compiled_now else 0.0, jit_ms=jit_ms,
+                                gpu_ms=(t3 - t2) * 1e3, alloc_ms=alloc_ms, new_textures=alloc[1],
+                                out_bytes=storage.nbytes, cache_hit=not compiled_now))
         if self.on_draw is not None:
+            record = DrawRecord(spec.label, spec, storage.nbytes, compiled_now, jit_ms > 0)
             record.wall_ms = (time.perf_counter() - t0) * 1e3
             self.on_draw(record)
 
@@ -332,6 +355,9 @@ def _set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
         if isinstance(value, (list, tuple)):
             value = np.asarray(value, dtype="i4" if all(isinstance(v, (int, np.integer)) for v in value) else "f4")
         if isinstance(value, np.ndarray):
-            u.write(value.tobytes())
+            # the compiler may drop an array's unused trailing elements: write only what it kept
+            n = u.array_length * u.dimension
+            flat = value.reshape(-1)
+            u.write((flat[:n] if flat.size > n else flat).tobytes())
         else:
             u.value = value

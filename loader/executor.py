@@ -23,6 +23,7 @@ import numpy as np
 from gpu_backend.api import Backend, TensorHandle
 from gpu_backend.dtypes import normalize_dtype
 from gpu_backend.numpy_backend import run_reference
+from gpu_backend.profiling import Profiler
 from gpu_backend.registry import NUMPY_KERNELS
 
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
@@ -97,6 +98,7 @@ class Executor:
         self._schedules: dict[tuple[str, ...], tuple[list[NodePlan], dict[TensorRef, int]]] = {}
         self.last_stats = RunStats()
         self.fallback_types: Counter[str] = Counter()
+        self.profiler: Profiler | None = None     # set by GraphModel.profile()
 
     # -- planning --------------------------------------------------------------------------
     def plan(self, targets: list[str]) -> None:
@@ -268,11 +270,15 @@ class Executor:
         targets = tuple(dict.fromkeys(n for n, _ in fetch))
         plans, uses = self.schedule(targets, tuple(fetch))
         values: dict[TensorRef, Value] = {}
+        prof = self.profiler
         try:
             for plan in plans:
+                ev = prof.begin_node(plan.node.name, plan.node.op, plan.kernel, plan.kind) if prof else None
                 self._run_node(plan, feeds, values, uses, stats)
                 for ref in plan.node.inputs:
                     self._release(values, ref)
+                if ev is not None:
+                    prof.end_node(ev)  # type: ignore[union-attr]
             out = []
             for ref in fetch:
                 v = values[ref]
@@ -352,7 +358,10 @@ class Executor:
                 stats.device_kernels += 1
             else:
                 arrays = [self._host(v, stats) for v in inputs] + list(call.extra)
+                t0 = time.perf_counter()
                 results = [Value(host=a) for a in run_reference(call.kernel, arrays, call.attrs)]
+                if self.profiler is not None:
+                    self.profiler.host((time.perf_counter() - t0) * 1e3)
                 if plan.kind == "fallback":
                     stats.fallback_kernels += 1
                     stats.fallback_ops[node.op] += 1

@@ -5,7 +5,10 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gpu_backend.profiling import Profiler
 
 import numpy as np
 
@@ -14,7 +17,7 @@ from gpu_backend.dtypes import normalize_dtype, to_backend_array
 from gpu_backend.errors import UnsupportedDTypeError
 
 from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
-from .executor import GRAPH_OPS, Executor, NodePlan
+from .executor import Executor
 from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
@@ -119,6 +122,54 @@ class GraphModel:
         refs = [parse_input(o.name)[0] for o in self.outputs]
         arrays = self.executor.run(self._feeds(inputs), refs)  # type: ignore[arg-type]
         return {o.name: a for o, a in zip(self.outputs, arrays)}
+
+    def profile(self, inputs: Any) -> "Profiler":
+        """Run predict once with every draw, transfer and node timed (draws become synchronous).
+        Returns the Profiler: .summary() (categories adding up to the wall time), .nodes,
+        .chrome_trace().  On a fresh model this is the first inference's breakdown."""
+        from gpu_backend.profiling import Profiler
+        prof = Profiler()
+        has_hook = hasattr(self.backend, "profiler")
+        self.executor.profiler = prof
+        if has_hook:
+            self.backend.profiler = prof  # type: ignore[attr-defined]
+        misses = getattr(self.backend, "memory", lambda: {})().get("program_cache_misses", 0)
+        try:
+            self.predict(inputs)
+            prof.wall_ms = prof.now_ms()
+        finally:
+            self.executor.profiler = None
+            if has_hook:
+                self.backend.profiler = None  # type: ignore[attr-defined]
+        mem = self.backend.memory()
+        prof.meta.update(programs_new=mem.get("program_cache_misses", 0) - misses,
+                         live_bytes=mem.get("live_bytes"), peak_bytes=mem.get("peak_bytes"))
+        return prof
+
+    def warmup(self, inputs: Any = None, batch: int = 1) -> dict[str, float]:
+        """Compile every program the model needs and pay every driver first-draw cost, at the real
+        shapes, by running the model once on zeros (or on `inputs`, e.g. a representative batch).
+        Nothing of the user's is touched and the outputs are discarded, so no garbage escapes."""
+        feeds = inputs if inputs is not None else self.example_inputs(batch, zeros=True)
+        misses = self.backend.memory().get("program_cache_misses", 0)
+        t0 = time.perf_counter()
+        self.predict(feeds)
+        return {"ms": (time.perf_counter() - t0) * 1e3,
+                "programs_compiled": self.backend.memory().get("program_cache_misses", 0) - misses}
+
+    def example_inputs(self, batch: int = 1, zeros: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
+        """Inputs of the signature's shapes (-1 dims = `batch`): zeros, or seeded random values."""
+        rng = np.random.default_rng(seed)
+        feeds = {}
+        for t in self.inputs:
+            shape = [batch if d == -1 else d for d in (t.shape or (batch,))]
+            if t.dtype == "float32":
+                feeds[t.key] = np.zeros(shape, np.float32) if zeros else rng.standard_normal(shape).astype(np.float32)
+            elif t.dtype == "int32":
+                feeds[t.key] = np.zeros(shape, np.int32) if zeros else rng.integers(0, 10, shape).astype(np.int32)
+            else:
+                feeds[t.key] = np.zeros(shape, np.bool_) if zeros else rng.random(shape) > 0.5
+        return feeds
 
     def execute(self, inputs: Any, outputs: list[str] | str | None = None) -> dict[str, np.ndarray]:
         """Run any tensors by name ('conv1/Relu', 'conv1/Relu:0', 'split:1'); default: the signature outputs."""
