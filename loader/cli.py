@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -125,6 +126,25 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 1 if (report.unsupported and args.fail_on_unsupported) else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_report, plot_report, run_bench
+    report, first, warm = run_bench(args.model, runs=args.runs, backend=args.backend, inputs=args.inputs,
+                                    batch=args.batch, with_cold_states=args.cold_states, progress=not args.no_progress)
+    print(format_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    if args.trace:
+        trace = first.chrome_trace(pid=1, label="first inference")
+        trace["traceEvents"] += warm.chrome_trace(pid=2, label="warm inference")["traceEvents"]
+        Path(args.trace).write_text(json.dumps(trace))
+        print(f"wrote {args.trace} (open in https://ui.perfetto.dev or chrome://tracing)")
+    if args.plot:
+        plot_report(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gpu-backend", description="Run converted TF.js graph models on OpenGL.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -144,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--runs", type=int, default=20)
     demo.add_argument("--backend", default="gl", choices=["gl", "glfw", "numpy"])
     demo.set_defaults(fn=cmd_demo, strict=False, seed=0, out=None, quiet_fallback=False)
+    bench = sub.add_parser("bench", help="load time, first inference with its breakdown, warm runs, cold states")
+    bench.add_argument("model")
+    bench.add_argument("--runs", type=int, default=20, help="warm runs (default 20)")
+    bench.add_argument("--inputs", default="example", choices=["example", "random"],
+                       help="inputs.npz next to model.json when present (default), or seeded random inputs")
+    bench.add_argument("--batch", type=int, default=1, help="size of -1 dims for generated inputs")
+    bench.add_argument("--backend", default="gl", choices=["gl", "glfw", "numpy"])
+    bench.add_argument("--cold-states", action="store_true",
+                       help="also measure fresh processes with the driver's shader cache disabled / warm")
+    bench.add_argument("--json", help="write the full report as JSON")
+    bench.add_argument("--trace", help="write a Chrome trace-event JSON of the first and a warm inference")
+    bench.add_argument("--plot", help="write a PNG of the time by category (needs matplotlib)")
+    bench.add_argument("--no-progress", action="store_true")
+    bench.set_defaults(fn=cmd_bench)
     ins = sub.add_parser("inspect", help="inputs/outputs, ops and where each runs, weights")
     ins.add_argument("model")
     ins.add_argument("--fail-on-unsupported", action="store_true", help="exit 1 when an op has no kernel")
