@@ -11,3 +11,6 @@ from . import pool  # noqa: F401
 from . import image  # noqa: F401
 from . import norm  # noqa: F401
 from . import conv_transpose  # noqa: F401
+from . import scan  # noqa: F401
+from . import sort  # noqa: F401
+from . import misc  # noqa: F401
