@@ -49,14 +49,19 @@ class Value:
     dev: TensorHandle | None = None
     resident: bool = False      # model weights: never disposed by a run
     refs: int = 0
+    obj: Any = None             # a TensorArray / TensorList (dynamic graphs)
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.host.shape) if self.host is not None else tuple(self.dev.shape)  # type: ignore[union-attr]
+    def shape(self) -> tuple[int, ...] | None:
+        if self.host is not None:
+            return tuple(self.host.shape)
+        return tuple(self.dev.shape) if self.dev is not None else None
 
     @property
     def dtype(self) -> str:
-        return normalize_dtype(self.host.dtype) if self.host is not None else self.dev.dtype  # type: ignore[union-attr]
+        if self.host is not None:
+            return normalize_dtype(self.host.dtype)
+        return self.dev.dtype if self.dev is not None else "resource"
 
 
 @dataclass
@@ -191,11 +196,13 @@ class Executor:
                                      f"only {plan.num_outputs} output(s) here")
 
     def _kernel_name(self, node: Node, spec: Any) -> str:
-        # the mapping needs param values we only know at run time: map with placeholder zeros for the name
-        try:
-            return spec.mapper(node, Params(node, lambda i: np.zeros(4, np.int32))).kernel
-        except Exception:
-            return node.op
+        # the mapping needs param values we only know at run time: map with placeholder values for the name
+        for dummy in (np.ones((), np.int32), np.ones(4, np.int32), np.ones((4, 2), np.int32)):
+            try:
+                return spec.mapper(node, Params(node, lambda i: dummy)).kernel
+            except Exception:
+                continue
+        return node.op
 
     def _static_value(self, node: Node, i: int) -> np.ndarray:
         src, k = node.inputs[i]
@@ -340,45 +347,62 @@ class Executor:
     def _run_node(self, plan: NodePlan, feeds: dict[str, np.ndarray], values: dict[TensorRef, Value],
                   uses: dict[TensorRef, int], stats: RunStats) -> None:
         node = plan.node
+        if plan.kind == "graph":
+            self._run_graph_op(node, feeds, values, uses)
+            return
+        inputs = [values.get(ref) for ref in node.inputs]
+        for i, v in enumerate(inputs):
+            if v is None:
+                ref = node.inputs[i]
+                raise NodeError(f"node {node.name!r} ({node.op}): input {ref[0]}:{ref[1]} has no value "
+                                "(it was not computed or was released too early)")
+        results = self.compute(plan, inputs, stats)  # type: ignore[arg-type]
+        for k, v in enumerate(results):
+            self._store(values, uses, node, k, v)
+
+    def compute(self, plan: NodePlan, inputs: list[Value], stats: RunStats, small_host: bool = False) -> list[Value]:
+        """Run one kernel node on its input values; returns its output values.
+
+        small_host: run on the numpy reference when every data input is a small host value (the
+        dynamic executor's run-time version of the static "host" placement)."""
+        node = plan.node
         try:
-            if plan.kind == "graph":
-                self._run_graph_op(node, feeds, values, uses)
-                return
             call = plan.call
             if call is None:
-                call = OPS[node.op].mapper(node, Params(node, lambda i: self._host(self._input(values, node, i), stats)))
-            inputs = [self._input(values, node, i) for i in call.inputs]
-            if plan.kind == "device":
-                handles = [self._device(v, stats) for v in inputs]
+                call = OPS[node.op].mapper(node, Params(node, lambda i: self._host(inputs[i], stats)))
+            args = [inputs[i] for i in call.inputs]
+            kind = plan.kind
+            if small_host and kind == "device" and all(v.host is not None and v.host.size <= HOST_SIZE_LIMIT
+                                                       for v in args) and args:
+                kind = "host"
+            if kind == "device":
+                handles = [self._device(v, stats) for v in args]
                 handles += [self.backend.upload(e) for e in call.extra]
                 outs = self.backend.run(call.kernel, handles, call.attrs)
-                for h in handles[len(inputs):]:
+                for h in handles[len(args):]:
                     self.backend.dispose(h)
-                results = [Value(dev=h) for h in outs]
                 stats.device_kernels += 1
+                return [Value(dev=h) for h in outs]
+            arrays = [self._host(v, stats) for v in args] + list(call.extra)
+            t0 = time.perf_counter()
+            results = [Value(host=a) for a in run_reference(call.kernel, arrays, call.attrs)]
+            if self.profiler is not None:
+                self.profiler.host((time.perf_counter() - t0) * 1e3)
+            if kind == "fallback":
+                stats.fallback_kernels += 1
+                stats.fallback_ops[node.op] += 1
+                self.fallback_types[node.op] += 1
             else:
-                arrays = [self._host(v, stats) for v in inputs] + list(call.extra)
-                t0 = time.perf_counter()
-                results = [Value(host=a) for a in run_reference(call.kernel, arrays, call.attrs)]
-                if self.profiler is not None:
-                    self.profiler.host((time.perf_counter() - t0) * 1e3)
-                if plan.kind == "fallback":
-                    stats.fallback_kernels += 1
-                    stats.fallback_ops[node.op] += 1
-                    self.fallback_types[node.op] += 1
-                else:
-                    stats.host_kernels += 1
+                stats.host_kernels += 1
+            return results
         except (NodeError, GraphError):
             raise
         except MappingError as exc:
             raise NodeError(f"node {node.name!r} ({node.op}): {exc}") from exc
         except Exception as exc:
-            shapes = ", ".join(f"{list(self._input(values, node, i).shape)} {self._input(values, node, i).dtype}"
-                               for i in range(len(node.inputs)) if node.inputs[i] in values)
+            shapes = ", ".join(f"{list(v.shape)} {v.dtype}" for v in inputs if v is not None and v.shape is not None)
             raise NodeError(f"node {node.name!r} ({node.op}) failed on inputs [{shapes}]: "
                             f"{type(exc).__name__}: {exc}") from exc
-        for k, v in enumerate(results):
-            self._store(values, uses, node, k, v)
 
     def _run_graph_op(self, node: Node, feeds: dict[str, np.ndarray], values: dict[TensorRef, Value],
                       uses: dict[TensorRef, int]) -> None:

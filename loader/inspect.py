@@ -8,6 +8,7 @@ from typing import Any
 
 from gpu_backend.registry import GL_KERNELS
 
+from .dynamic import DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
 from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, parse_input
@@ -28,6 +29,7 @@ class InspectReport:
     attribute_errors: list[str] = field(default_factory=list)
     weight_bytes: int = 0
     nodes: int = 0
+    control_flow: dict[str, int] = field(default_factory=dict)
 
     def split(self) -> Counter:
         total: Counter = Counter()
@@ -42,6 +44,9 @@ class InspectReport:
         lines += [f"    {t.key}: {t.name} {t.dtype} {_shape(t.shape)}" for t in self.inputs]
         lines.append("  outputs:")
         lines += [f"    {t.key}: {t.name} {t.dtype} {_shape(t.shape)}" for t in self.outputs]
+        if self.control_flow:
+            lines.append("  dynamic graph (control flow / TensorArrays): "
+                         + ", ".join(f"{op} x{n}" for op, n in sorted(self.control_flow.items())))
         split = self.split()
         lines.append(f"  nodes: {self.nodes} in the graph; scheduled for the outputs: "
                      + ", ".join(f"{k} {v}" for k, v in sorted(split.items())))
@@ -70,8 +75,14 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     fold_fused_batch_norms(probe.graph, consts)
     fold_pads_into_convs(probe.graph, consts)
     inputs, outputs = probe._signature()
-    ex = Executor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
-    order = probe.graph.schedule([parse_input(o.name)[0][0] for o in outputs])  # type: ignore[index]
+    targets = [parse_input(o.name)[0][0] for o in outputs]  # type: ignore[index]
+    if graph_is_dynamic(probe.graph):
+        ex: Executor = DynamicExecutor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
+        needed = ex._needed(targets)  # type: ignore[attr-defined]
+        order = [n for name, n in probe.graph.nodes.items() if name in needed]
+    else:
+        ex = Executor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
+        order = probe.graph.schedule(targets)
     unsupported, bad = ex.classify(order)
     where = {"device": "gl", "fallback": "numpy fallback", "host": "host", "graph": "graph"}
     placement: dict[str, Counter] = {}
@@ -79,5 +90,6 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
         placement.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
     for op, names in unsupported.items():
         placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
+    control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS}
     return InspectReport(src.description, artifacts, inputs, outputs, placement, unsupported, bad,
-                         sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes))
+                         sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes), control)

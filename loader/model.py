@@ -17,6 +17,7 @@ from gpu_backend.dtypes import normalize_dtype, to_backend_array
 from gpu_backend.errors import UnsupportedDTypeError
 
 from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
+from .dynamic import DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
 from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, TensorRef, parse_input
@@ -56,7 +57,7 @@ class GraphModel:
     """A loaded graph model.  Use load_graph_model() to make one."""
 
     def __init__(self, artifacts: ModelArtifacts, weights: dict[str, np.ndarray], backend: Backend,
-                 owns_backend: bool, strict: bool, times: dict[str, float]) -> None:
+                 owns_backend: bool, strict: bool, times: dict[str, float], max_iterations: int = 100_000) -> None:
         self.artifacts = artifacts
         self.backend = backend
         self._owns_backend = owns_backend
@@ -65,7 +66,12 @@ class GraphModel:
         fold_fused_batch_norms(self.graph, consts)
         fold_pads_into_convs(self.graph, consts)
         self.inputs, self.outputs = self._signature()
-        self.executor = Executor(self.graph, consts, backend, strict=strict)
+        self.dynamic = graph_is_dynamic(self.graph)
+        if self.dynamic:
+            self.executor: Executor = DynamicExecutor(self.graph, consts, backend, strict=strict,
+                                                      max_iterations=max_iterations)
+        else:
+            self.executor = Executor(self.graph, consts, backend, strict=strict)
         t0 = time.perf_counter()
         self.executor.plan([parse_input(o.name)[0][0] for o in self.outputs])  # type: ignore[index]
         t1 = time.perf_counter()
@@ -246,6 +252,9 @@ class GraphModel:
         info = getattr(self.backend, "info", None)
         if info is not None:
             lines[-1] += f" ({info.renderer}, {info.version})"
+        if self.dynamic:
+            lines.append("  dynamic graph (control flow / TensorArrays; run by the dynamic executor): "
+                         + ", ".join(f"{op} x{n}" for op, n in self.control_flow_ops().items()))
         lines.append("  inputs:")
         lines += [f"    {t.key}: {t.name} {t.dtype} {_fmt_shape(t.shape)}" for t in self.inputs]
         lines.append("  outputs:")
@@ -270,7 +279,12 @@ class GraphModel:
 
     @property
     def is_dynamic(self) -> bool:
-        return False
+        """True when the graph has control flow, TensorArrays or TensorLists (run by the dynamic executor)."""
+        return self.dynamic
+
+    def control_flow_ops(self) -> dict[str, int]:
+        counts = self.graph.op_counts()
+        return {op: n for op, n in counts.items() if op in DYNAMIC_GRAPH_OPS}
 
     def dispose(self) -> None:
         """Release the resident weights (and the backend, if the model created it)."""
@@ -344,11 +358,12 @@ def _inline_tensor(proto: Any, name: str) -> np.ndarray:
 
 
 def load_graph_model(source: str | os.PathLike[str] | ModelSource, backend: Backend | str | None = None, *,
-                     strict: bool = False, **http_options: Any) -> GraphModel:
+                     strict: bool = False, max_iterations: int = 100_000, **http_options: Any) -> GraphModel:
     """Load model.json + weights from a path, file:// or http(s):// URL, or a ModelSource.
 
     backend: None/'gl' (a new headless GLBackend), 'glfw', 'numpy', or a Backend instance (shared).
     strict: fail at load time if any op would run on the numpy fallback instead of the backend.
+    max_iterations: a loop running more iterations than this fails with an error naming it.
     http_options: timeout_s, max_bytes, headers for http(s) sources.
     """
     src = resolve_source(source, **http_options)
@@ -359,7 +374,8 @@ def load_graph_model(source: str | os.PathLike[str] | ModelSource, backend: Back
     t2 = time.perf_counter()
     be, owns = _make_backend(backend)
     try:
-        return GraphModel(artifacts, weights, be, owns, strict, {"read": (t1 - t0) * 1e3, "weights": (t2 - t1) * 1e3})
+        return GraphModel(artifacts, weights, be, owns, strict, {"read": (t1 - t0) * 1e3, "weights": (t2 - t1) * 1e3},
+                          max_iterations=max_iterations)
     except BaseException:
         if owns:
             be.close()

@@ -212,19 +212,41 @@ def _first_occurrence_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @numpy_kernel("Unique", "UniqueV2")
 def unique(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     """y = distinct values in order of first appearance, idx[i] = position of x[i] in y (int32).
-    Only 1-D input is supported; UniqueV2's axis may be 0, -1 or empty (all the same for 1-D)."""
+    UniqueV2 with an axis on an N-D input: distinct slices along that axis (rows compared
+    element-wise with ==, so a slice holding NaN is never equal to another, as in TF)."""
     x = inputs[0]
     axis = attrs.get("axis", None)
     if isinstance(axis, (list, tuple)):
         if len(axis) > 1:
             raise AttributeValueError(f"{op}: axis must be a single integer, got {axis!r}")
         axis = axis[0] if axis else None
+    if x.ndim != 1 and op == "UniqueV2" and axis is not None:
+        return _unique_slices(op, x, int(axis))
     if axis is not None and int(axis) not in (0, -1):
         raise AttributeValueError(f"{op}: only axis 0 of a 1-D input is supported, got axis={axis}")
     if x.ndim != 1:
         raise ShapeError(f"{op} supports only 1-D input, got shape {list(x.shape)}")
     firsts, group = _first_occurrence_groups(x)
     return [x[firsts].copy(), group.astype(np.int32)]
+
+
+def _unique_slices(op: str, x: np.ndarray, axis: int) -> list[np.ndarray]:
+    if not -x.ndim <= axis < x.ndim:
+        raise AttributeValueError(f"{op}: axis {axis} is out of range for rank {x.ndim}")
+    axis %= x.ndim
+    moved = np.moveaxis(x, axis, 0)
+    rows = moved.reshape(moved.shape[0], -1)
+    keep: list[int] = []
+    idx = np.zeros(rows.shape[0], np.int32)
+    for i, row in enumerate(rows):
+        for j, k in enumerate(keep):
+            if np.array_equal(rows[k], row):      # NaN != NaN: such rows stay distinct
+                idx[i] = j
+                break
+        else:
+            idx[i] = len(keep)
+            keep.append(i)
+    return [np.ascontiguousarray(np.moveaxis(moved[keep], 0, axis)), idx]
 
 
 @numpy_kernel("ListDiff")
