@@ -212,8 +212,14 @@ def test_nms_errors():
 
 
 def test_unique_and_where_errors():
+    # UniqueV2 along an axis of an N-D tensor: distinct slices (values checked against TF 2.19)
+    y, idx = run_ref("UniqueV2", [np.array([[1, 2, 1], [3, 4, 3]], np.int32)], {"axis": [1]})
+    np.testing.assert_array_equal(y, [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(idx, [0, 1, 0])
+    y, idx = run_ref("UniqueV2", [np.array([[1.0, np.nan], [1.0, np.nan]], np.float32)], {"axis": [0]})
+    assert y.shape == (2, 2) and list(idx) == [0, 1]          # rows with NaN never compare equal
     with pytest.raises(AttributeValueError, match="axis"):
-        run_ref("UniqueV2", [np.ones((2, 2), np.int32)], {"axis": [1]})
+        run_ref("UniqueV2", [np.ones((2, 2), np.int32)], {"axis": [5]})
     with pytest.raises(ShapeError, match="1-D"):
         run_ref("Unique", [np.ones((2, 2), np.int32)], {})
     with pytest.raises(ShapeError, match="rank >= 1"):

@@ -14,3 +14,7 @@ from . import conv_transpose  # noqa: F401
 from . import scan  # noqa: F401
 from . import sort  # noqa: F401
 from . import misc  # noqa: F401
+from . import slicing  # noqa: F401
+from . import shape_ops  # noqa: F401
+from . import gather  # noqa: F401
+from . import creation  # noqa: F401
