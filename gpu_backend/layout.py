@@ -52,7 +52,7 @@ class View:
     """How the texels of a tensor map to texture positions.
 
     mode 'L': position = offset + sum(c[i] * strides[i]) with (x, y) pairs.
-    mode 'F': t = offset[0] + sum(c[i] * strides[i][0]); position = (t % width, t // width).
+    mode 'F': t = offset[0] + sum(c[i] * strides[i][0]); position = (t % pitch, t // pitch).
     ``width``/``height`` are the texture's size.  ``splat`` marks a packed view
     whose last dimension (size 1) is broadcast: its texel's .x fills all four lanes.
     """
@@ -66,6 +66,7 @@ class View:
     width: int
     height: int
     splat: bool = False
+    row: int = 0            # texels per row of the dense interpretation (0: the texture width)
 
     @property
     def rank(self) -> int:
@@ -75,6 +76,15 @@ class View:
     def texels(self) -> int:
         return math.prod(self.tshape)
 
+    @property
+    def pitch(self) -> int:
+        """Texels per row when the tensor is read densely (texel t at (t % pitch, t // pitch))."""
+        return self.row or self.width
+
+    def extent(self) -> tuple[int, int]:
+        """The (width, height) rectangle a dense tensor of this view covers (what a draw must shade)."""
+        return self.pitch, -(-self.texels // self.pitch)
+
     def is_dense(self) -> bool:
         """Texels in row-major order from position (0, 0): texel t is at (t % width, t // width)."""
         if self.offset != (0, 0) or self.splat:
@@ -82,12 +92,13 @@ class View:
         flat = 1
         for size, (sx, sy) in zip(reversed(self.tshape), reversed(self.strides)):
             if size > 1:
+                pitch = self.pitch
                 if self.mode == "F":
                     ok = (sx, sy) == (flat, 0)
-                elif flat * size <= self.width:
+                elif flat * size <= pitch:
                     ok = (sx, sy) == (flat, 0)
-                elif flat % self.width == 0:
-                    ok = (sx, sy) == (0, flat // self.width)
+                elif flat % pitch == 0:
+                    ok = (sx, sy) == (0, flat // pitch)
                 else:
                     ok = False  # the dimension straddles texture rows
                 if not ok:
@@ -136,6 +147,16 @@ def _l_strides(tshape: tuple[int, ...], split: int) -> tuple[tuple[int, int], ..
     return tuple(strides)
 
 
+def npot(n: int, max_size: int) -> int:
+    """n, or n + 1 when n is a power of two (and that still fits).
+
+    Mesa's llvmpipe keys its compiled fragment-shader variants on whether each sampled texture's
+    width and height are powers of two, so a program drawn once with a 16x4 input and once with a
+    15x3 one is JIT-compiled twice (40-200 ms each).  Never allocating power-of-two sizes keeps one
+    variant per program; the cost is one unused row or column of texels at most."""
+    return n + 1 if n & (n - 1) == 0 and n + 1 <= max_size else n
+
+
 def plan_layout(shape: Sequence[int], packed: bool, max_size: int, name: str = "tensor",
                 dtype: str = "float32") -> View:
     """The standard layout of a new tensor: the squarest x/y split, else flat."""
@@ -162,15 +183,16 @@ def _plan_layout(shape: tuple[int, ...], packed: bool, max_size: int) -> View:
             best = (score, w, h, split)
     if best is not None:
         _, w, h, split = best
-        return View(shape, packed, "L", ts, _l_strides(ts, split), (0, 0), max(w, 1), max(h, 1))
-    w = min(max_size, math.isqrt(n - 1) + 1 if n > 0 else 1)
+        w, h = max(w, 1), max(h, 1)
+        return View(shape, packed, "L", ts, _l_strides(ts, split), (0, 0), npot(w, max_size), npot(h, max_size), row=w)
+    w = npot(min(max_size, math.isqrt(n - 1) + 1 if n > 0 else 1), max_size)
     h = -(-n // w)
     if h > max_size:
         raise TextureTooLargeError(
             f"{name} of shape {list(shape)} ({dtype}) needs {n} texels, more than the largest texture "
             f"this GL context allows ({max_size} x {max_size} = {max_size * max_size} texels, "
             f"GL_MAX_TEXTURE_SIZE={max_size}); split the tensor or use a smaller batch")
-    return View(shape, packed, "F", ts, _dense_strides(ts, "F", w) or (), (0, 0), w, h)
+    return View(shape, packed, "F", ts, _dense_strides(ts, "F", w) or (), (0, 0), w, npot(h, max_size), row=w)
 
 
 def is_standard(view: View, max_size: int) -> bool:
@@ -201,13 +223,14 @@ def _reshape_view(view: View, new_shape: tuple[int, ...], max_size: int) -> View
         std = plan_layout(new_shape, view.packed, max_size)
     except TextureTooLargeError:
         std = None
-    if std is not None and std.width == view.width and std.height == view.height:
+    if std is not None and (std.width, std.height, std.pitch) == (view.width, view.height, view.pitch):
         return std
-    split = _split_for_width(ts, view.width)
+    pitch = view.pitch
+    split = _split_for_width(ts, pitch)
     if split is not None and math.prod(ts[:split]) <= view.height:
-        return View(new_shape, view.packed, "L", ts, _l_strides(ts, split), (0, 0), view.width, view.height)
+        return View(new_shape, view.packed, "L", ts, _l_strides(ts, split), (0, 0), view.width, view.height, row=pitch)
     return View(new_shape, view.packed, "F", ts, _dense_strides(ts, "F", view.width) or (), (0, 0),
-                view.width, view.height)
+                view.width, view.height, row=pitch)
 
 
 def broadcast_view(view: View, out_shape: Sequence[int]) -> View:

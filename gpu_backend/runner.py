@@ -164,10 +164,14 @@ class ProgramRunner:
                 data = np.concatenate([data, np.zeros(data.shape[:-1] + (pad,), data.dtype)], axis=-1)
         comps = 4 if view.packed else 1
         flat = data.reshape(-1)
-        total = view.width * view.height * comps
-        if flat.size != total:
-            flat = np.concatenate([flat, np.zeros(total - flat.size, flat.dtype)])
-        t.storage.texture.write(flat.tobytes())
+        pitch, rows = view.extent()
+        used = pitch * rows * comps
+        if flat.size != used:
+            flat = np.concatenate([flat, np.zeros(used - flat.size, flat.dtype)])
+        if pitch != view.width:      # unused columns (the power-of-two guard) are skipped
+            t.storage.texture.write(flat.tobytes(), viewport=(0, 0, pitch, rows))
+        else:
+            t.storage.texture.write(flat.tobytes(), viewport=(0, 0, view.width, rows))
         return t
 
     def read(self, t: GLTensor) -> np.ndarray:
@@ -183,7 +187,11 @@ class ProgramRunner:
         view = t.view
         raw_dtype = np.int8 if t.dtype == "bool" else npd
         comps = 4 if view.packed else 1
+        pitch, rows = view.extent()
+        tw, th = t.storage.texture.size
         raw = np.frombuffer(t.storage.texture.read(), dtype=raw_dtype)
+        if pitch != tw:              # drop the unused columns (the power-of-two guard)
+            raw = raw.reshape(th, tw, comps)[:rows, :pitch].reshape(-1)
         raw = raw[: view.texels * comps]
         if view.packed:
             full = view.shape if view.shape else (1,)
@@ -231,7 +239,8 @@ class ProgramRunner:
             # 'frag': read at the fragment's own position; only for inputs read point-wise at the
             # output coordinates ('bcast') with exactly the output's layout
             if (arg.view is None and arg.access == "bcast" and not view.splat and view.packed == ov.packed and view.mode == ov.mode and view.tshape == ov.tshape
-                    and view.strides == ov.strides and view.offset == ov.offset and view.width == ov.width):
+                    and view.strides == ov.strides and view.offset == ov.offset and view.width == ov.width
+                    and view.pitch == ov.pitch):
                 mode = "frag"
             specs.append(InputSpec(name, t.dtype, view.rank, view.packed, mode, view.splat, arg.elem))
             textures.append((name, t.storage))
@@ -258,6 +267,10 @@ class ProgramRunner:
             storage.fbo = self.ctx.framebuffer(color_attachments=[storage.texture])
             alloc_ms += (time.perf_counter() - t1) * 1e3
         storage.fbo.use()
+        ew, eh = out.view.extent()
+        # shade only the texels the tensor uses; always set: moderngl keeps a viewport per framebuffer,
+        # and a pooled texture's framebuffer may remember another tensor's
+        self.ctx.viewport = (0, 0, ew, eh)
         units = prog.units
         for name, st in textures:
             unit = units.get(name)
@@ -268,12 +281,11 @@ class ProgramRunner:
         if prog.draws == 0:
             # llvmpipe and most drivers generate machine code at the first draw, not at link: pay it
             # on a 1x1 viewport, alone, so it is measured (and never mixed into a kernel's time)
-            w, h = storage.texture.size
             tj = time.perf_counter()
             self.ctx.viewport = (0, 0, 1, 1)
             prog.vao.render(moderngl.TRIANGLE_STRIP)
             self.ctx.finish()
-            self.ctx.viewport = (0, 0, w, h)
+            self.ctx.viewport = (0, 0, ew, eh)
             jit_ms = (time.perf_counter() - tj) * 1e3
             prog.first_draw_ms = jit_ms
             self.programs.first_draw_ms += jit_ms
@@ -324,8 +336,8 @@ def _input_uniforms(values: dict[str, Any], name: str, view: View, own: View, mo
     elif mode == "F":
         values[f"{name}_fstr"] = np.asarray([s for s, _ in view.strides], dtype="i4")
         values[f"{name}_foff"] = int(view.offset[0])
-        values[f"{name}_w"] = int(view.width)
-        values[f"{name}_wrcp"] = 1.0 / view.width
+        values[f"{name}_w"] = int(view.pitch)
+        values[f"{name}_wrcp"] = 1.0 / view.pitch
 
 
 def _output_uniforms(values: dict[str, Any], view: View) -> None:
@@ -342,7 +354,7 @@ def _output_uniforms(values: dict[str, Any], view: View) -> None:
     values["out_dec"] = np.asarray(dec, dtype="i4").reshape(-1)
     values["out_rcp"] = np.asarray([(1.0 / s, 1.0 / n) for _, s, n in dec], dtype="f4").reshape(-1)
     if view.mode == "F":
-        values["out_w"] = int(view.width)
+        values["out_w"] = int(view.pitch)
         values["out_n"] = int(view.texels)
 
 
