@@ -34,6 +34,7 @@ class CompiledProgram:
     source: str = field(repr=False)
     draws: int = 0
     first_draw_ms: float | None = None
+    last_uniforms: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class ProgramCache:

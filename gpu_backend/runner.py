@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 import moderngl
@@ -323,26 +324,32 @@ def _row_major(shape: Sequence[int]) -> list[int]:
 
 
 def _input_uniforms(values: dict[str, Any], name: str, view: View, own: View, mode: str, access: str) -> None:
+    values.update(_input_uniform_items(name, view, own.shape, mode, access))
+
+
+@lru_cache(maxsize=8192)
+def _input_uniform_items(name: str, view: View, own_shape: tuple[int, ...], mode: str,
+                         access: str) -> tuple[tuple[str, Any], ...]:
+    """The uniforms describing how input `name` is read, serialised once per (view, access)."""
     shape = view.shape if view.shape else (1,)
     if access == "bcast":
         # broadcast dims report the input's own size (1); missing leading dims are 1
-        own_shape = own.shape if own.shape else (1,)
-        pad = len(shape) - len(own_shape)
-        shape = (1,) * pad + tuple(own_shape)
-    values[f"{name}_shape"] = np.asarray(shape, dtype="i4")
+        own_shape = own_shape if own_shape else (1,)
+        shape = (1,) * (len(shape) - len(own_shape)) + tuple(own_shape)
+    items: list[tuple[str, Any]] = [(f"{name}_shape", np.asarray(shape, dtype="i4").tobytes())]
     if mode == "L":
-        values[f"{name}_str"] = np.asarray(view.strides, dtype="i4").reshape(-1)
-        values[f"{name}_off"] = np.asarray(view.offset, dtype="i4")
+        items.append((f"{name}_str", np.asarray(view.strides, dtype="i4").tobytes()))
+        items.append((f"{name}_off", np.asarray(view.offset, dtype="i4").tobytes()))
     elif mode == "F":
-        values[f"{name}_fstr"] = np.asarray([s for s, _ in view.strides], dtype="i4")
-        values[f"{name}_foff"] = int(view.offset[0])
-        values[f"{name}_w"] = int(view.pitch)
-        values[f"{name}_wrcp"] = 1.0 / view.pitch
+        items.append((f"{name}_fstr", np.asarray([s for s, _ in view.strides], dtype="i4").tobytes()))
+        items += [(f"{name}_foff", int(view.offset[0])), (f"{name}_w", int(view.pitch)),
+                  (f"{name}_wrcp", 1.0 / view.pitch)]
+    return tuple(items)
 
 
-def _output_uniforms(values: dict[str, Any], view: View) -> None:
+@lru_cache(maxsize=4096)
+def _output_uniform_items(view: View) -> tuple[tuple[str, Any], ...]:
     shape = view.shape if view.shape else (1,)
-    values["out_shape"] = np.asarray(shape, dtype="i4")
     dec = []
     for (sx, sy), size in zip(view.strides, view.tshape):
         if view.mode == "F":
@@ -351,15 +358,23 @@ def _output_uniforms(values: dict[str, Any], view: View) -> None:
             dec.append((0, sx, size))
         else:
             dec.append((1, sy, size))
-    values["out_dec"] = np.asarray(dec, dtype="i4").reshape(-1)
-    values["out_rcp"] = np.asarray([(1.0 / s, 1.0 / n) for _, s, n in dec], dtype="f4").reshape(-1)
+    items: list[tuple[str, Any]] = [
+        ("out_shape", np.asarray(shape, dtype="i4").tobytes()),
+        ("out_dec", np.asarray(dec, dtype="i4").tobytes()),
+        ("out_rcp", np.asarray([(1.0 / s, 1.0 / n) for _, s, n in dec], dtype="f4").tobytes())]
     if view.mode == "F":
-        values["out_w"] = int(view.pitch)
-        values["out_n"] = int(view.texels)
+        items += [("out_w", int(view.pitch)), ("out_n", int(view.texels))]
+    return tuple(items)
+
+
+def _output_uniforms(values: dict[str, Any], view: View) -> None:
+    values.update(_output_uniform_items(view))
 
 
 def _set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
+    """Write the program's uniforms; each is written only when its bytes changed since the last draw."""
     uniforms = prog.uniforms
+    last = prog.last_uniforms
     for name, value in values.items():
         u = uniforms.get(name)
         if u is None:
@@ -367,9 +382,14 @@ def _set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
         if isinstance(value, (list, tuple)):
             value = np.asarray(value, dtype="i4" if all(isinstance(v, (int, np.integer)) for v in value) else "f4")
         if isinstance(value, np.ndarray):
+            value = value.tobytes()
+        if isinstance(value, bytes):
             # the compiler may drop an array's unused trailing elements: write only what it kept
-            n = u.array_length * u.dimension
-            flat = value.reshape(-1)
-            u.write((flat[:n] if flat.size > n else flat).tobytes())
-        else:
+            n = u.array_length * u.dimension * 4
+            data = value[:n] if len(value) > n else value
+            if last.get(name) != data:
+                u.write(data)
+                last[name] = data
+        elif last.get(name) != value:
             u.value = value
+            last[name] = value

@@ -39,6 +39,9 @@ TENSOR_LIST_OPS = {"TensorListReserve", "TensorListFromTensor", "TensorListGetIt
                    "TensorListConcatV2", "TensorListSplit", "TensorListResize", "EmptyTensorList",
                    "TensorListElementShape"}
 DYNAMIC_GRAPH_OPS = CONTROL_FLOW_OPS | TENSOR_ARRAY_OPS | TENSOR_LIST_OPS
+# ops whose output shape depends on the data (they run on the numpy side, as in TF.js)
+DATA_DEPENDENT_OPS = {"NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5",
+                      "Where", "Unique", "UniqueV2", "ListDiff", "SparseToDense"}
 
 
 class _Dead:
@@ -365,12 +368,18 @@ class _Run:
             self._finish(node, ctx, True)
             return
         vals: list[Value] = inputs  # type: ignore[assignment]
+        prof = self.ex.profiler
+        plan = self.ex.plans.get(node.name)
+        ev = prof.begin_node(node.name, op, plan.kernel if plan else "", plan.kind if plan else "graph") if prof else None
         try:
             outs = self._compute(node, ctx, vals)
         except NodeError:
             raise
         except Exception as exc:
             raise NodeError(f"node {node.name!r} ({op}) failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if ev is not None:
+                prof.end_node(ev)  # type: ignore[union-attr]
         for k, v in enumerate(outs):
             self._store(node, k, ctx, v)
         self._finish(node, ctx, False)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gpu_backend.registry import GL_KERNELS
 
-from .dynamic import DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
+from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
 from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, parse_input
@@ -45,7 +45,7 @@ class InspectReport:
         lines.append("  outputs:")
         lines += [f"    {t.key}: {t.name} {t.dtype} {_shape(t.shape)}" for t in self.outputs]
         if self.control_flow:
-            lines.append("  dynamic graph (control flow / TensorArrays): "
+            lines.append("  dynamic graph (control flow / TensorArrays / data-dependent shapes): "
                          + ", ".join(f"{op} x{n}" for op, n in sorted(self.control_flow.items())))
         split = self.split()
         lines.append(f"  nodes: {self.nodes} in the graph; scheduled for the outputs: "
@@ -90,6 +90,6 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
         placement.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
     for op, names in unsupported.items():
         placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
-    control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS}
+    control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS | DATA_DEPENDENT_OPS}
     return InspectReport(src.description, artifacts, inputs, outputs, placement, unsupported, bad,
                          sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes), control)

@@ -17,7 +17,7 @@ from gpu_backend.dtypes import normalize_dtype, to_backend_array
 from gpu_backend.errors import UnsupportedDTypeError
 
 from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
-from .dynamic import DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
+from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
 from .folding import fold_fused_batch_norms, fold_pads_into_convs
 from .graph import Graph, TensorRef, parse_input
@@ -255,6 +255,9 @@ class GraphModel:
         if self.dynamic:
             lines.append("  dynamic graph (control flow / TensorArrays; run by the dynamic executor): "
                          + ", ".join(f"{op} x{n}" for op, n in self.control_flow_ops().items()))
+        if self.data_dependent_ops():
+            lines.append("  data-dependent output shapes (run on the numpy side): "
+                         + ", ".join(f"{op} x{n}" for op, n in self.data_dependent_ops().items()))
         lines.append("  inputs:")
         lines += [f"    {t.key}: {t.name} {t.dtype} {_fmt_shape(t.shape)}" for t in self.inputs]
         lines.append("  outputs:")
@@ -285,6 +288,10 @@ class GraphModel:
     def control_flow_ops(self) -> dict[str, int]:
         counts = self.graph.op_counts()
         return {op: n for op, n in counts.items() if op in DYNAMIC_GRAPH_OPS}
+
+    def data_dependent_ops(self) -> dict[str, int]:
+        counts = self.graph.op_counts()
+        return {op: n for op, n in counts.items() if op in DATA_DEPENDENT_OPS}
 
     def dispose(self) -> None:
         """Release the resident weights (and the backend, if the model created it)."""

@@ -1,11 +1,12 @@
 """Conv2D / FusedConv2D / DepthwiseConv2dNative / FusedDepthwiseConv2D on GL, NHWC.
 
-Strategy (README, "Convolutions"): a 1x1, stride-1, unpadded convolution is a matmul over
-[N*H*W, Cin] x [Cin, Cout] (both views, no copy) and reuses the matmul program with its epilogue;
-every other convolution is direct: one packed output texel (4 output channels) per fragment, looping
-over the taps and 4 input channels per input texel.  No im2col buffer (which would cost fh*fw times
-the input's memory).  Depthwise with multiplier 1 fetches one input and one filter texel per tap for 4
-channels; other multipliers and the unpacked layout run the generic one-value-per-call programs.
+Strategy (README, "Convolutions"): direct convolution, one packed output texel (4 output channels)
+per fragment, looping over the taps and, per tap, over the input channels 4 at a time (one input
+texel, four filter rows): for a 1x1 stride-1 convolution that loop *is* a matmul's inner loop, run
+in the activation's own NHWC layout (no reshape views, no extra program variant to compile).  No
+im2col buffer (which would cost fh*fw times the input's memory).  Depthwise with multiplier 1
+fetches one input and one filter texel per tap for 4 channels; other multipliers and the unpacked
+layout run the generic one-value-per-call programs.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
 from ..window import check_data_format, window_geometry
 from .elementwise import MATH
-from .matmul import ACTIVATIONS, batch_matmul, parse_fused
+from .matmul import ACTIVATIONS, parse_fused
 
 ACTIVATION_LIB = ("lib/activation.glsl", None)
 
@@ -63,25 +64,6 @@ def conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> l
     n = x.shape[0]
     out_shape = (n, win.out_h, win.out_w, cout)
     packed = x.view.packed and w.view.packed
-    if (packed and fh == fw == 1 and win.s_h == win.s_w == 1 and win.top == win.left == 0
-            and (win.out_h, win.out_w) == x.shape[1:3]):
-        # 1x1 stride 1: a matmul over the pixels, through views of the input and filter
-        x2 = gl.reshape(x, (n * x.shape[1] * x.shape[2], cin))
-        w2 = gl.reshape(w, (cin, cout))
-        try:
-            mm_attrs = dict(attrs, transpose_a=False, transpose_b=False)
-            mm_inputs = [x2, w2] + inputs[2:]
-            kernel = "_FusedMatMul" if op == "FusedConv2D" else "BatchMatMul"
-            if op == "FusedConv2D" and any(t.rank > 1 and t.shape != (cout,) for t in inputs[2:]):
-                raise GLFallback("per-pixel bias")   # a bias over H, W would not broadcast onto [N*H*W, Cout]
-            (y,) = batch_matmul(gl, kernel, mm_inputs, mm_attrs)
-        finally:
-            gl.release(x2)
-            gl.release(w2)
-        try:
-            return [gl.reshape(y, out_shape)]
-        finally:
-            gl.release(y)
     args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not packed)
     uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
                     dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=cin, MULT=1)
@@ -110,8 +92,9 @@ def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
     uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
                     dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=c, MULT=mult)
     if fast:
-        # the filter as [fh * fw, C] (4 channels per texel); prepared once per filter texture
-        wv = gl.derived(w, "depthwise[fh*fw,C]", lambda: gl.reshape(w, (fh * fw, c)))
+        # the filter as [fh * fw, C] (4 channels per texel), prepared once per filter texture; on the
+        # host: a one-off copy program would cost more to JIT-compile than the read-back
+        wv = gl.derived(w, "depthwise[fh*fw,C]", lambda: gl.upload(gl.read(w).reshape(fh * fw, c)))
         return [gl.run("conv.glsl", "depthwise", "texel", {"X": Arg(x), "W": Arg(wv), **args}, out_shape,
                        "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB], label=op)]
     return [gl.run("conv.glsl", "depthwise_generic", "element",

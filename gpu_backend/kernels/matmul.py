@@ -8,6 +8,10 @@ from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
 from .elementwise import MATH
 
+# Split-K when the output has at most this many texels and K is at least this long (see matmul.glsl)
+SPLIT_K_MAX_TEXELS = 1024
+SPLIT_K_MIN_K = 512
+
 ACTIVATIONS = {"linear": 0, "relu": 1, "relu6": 2, "elu": 3, "sigmoid": 4, "leakyrelu": 5, "prelu": 6, "tanh": 7}
 
 
@@ -66,6 +70,30 @@ def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict
     defines = [("TA", str(int(ta))), ("TB", str(int(tb))), ("HAS_BIAS", str(int(has_bias))),
                ("ACT", str(ACTIVATIONS[act]))]
     uniforms = {"K": k, "N": n, "leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+    if packed and not ta and not tb and a.rank == 2 and b.rank == 2 and m * ((n + 3) // 4) <= SPLIT_K_MAX_TEXELS \
+            and k >= SPLIT_K_MIN_K:
+        return [_split_k(gl, op, a, b, args, defines, uniforms, out_shape)]
     section, style = ("packed", "texel") if packed else ("generic", "element")
     return [gl.run("matmul.glsl", section, style, args, out_shape, "float32", defines=defines, uniforms=uniforms,
                    libs=[MATH, ("lib/activation.glsl", None)], packed=packed if packed else None, label=op)]
+
+
+def _split_k(gl: ProgramRunner, op: str, a: GLTensor, b: GLTensor, args: dict[str, Arg],
+             defines: list[tuple[str, str]], uniforms: dict, out_shape: tuple[int, ...]) -> GLTensor:
+    m, k = a.shape
+    n = b.shape[1]
+    splits = max(2, min(16, k // 256))
+    ks = -(-k // splits)
+    ks += (-ks) % 4
+    splits = -(-k // ks)
+    plain = [("TA", "0"), ("TB", "0"), ("HAS_BIAS", "0"), ("ACT", "0")]
+    partial = gl.run("matmul.glsl", "splitk", "texel", {"A": Arg(a), "B": Arg(b)}, (splits, m, n), "float32",
+                     defines=plain, uniforms=dict(uniforms, KS=ks), libs=[MATH, ("lib/activation.glsl", None)],
+                     packed=True, label=f"{op}(split-K)")
+    try:
+        rest = {name: arg for name, arg in args.items() if name in ("Bias", "Prelu")}
+        return gl.run("matmul.glsl", "splitk_sum", "texel", {"P": Arg(partial), **rest}, out_shape, "float32",
+                      defines=defines, uniforms=dict(uniforms, S=splits), libs=[MATH, ("lib/activation.glsl", None)],
+                      packed=True, label=op)
+    finally:
+        gl.release(partial)

@@ -5,6 +5,21 @@
 uniform int K;          // inner dimension
 uniform int N;          // output columns
 
+#if HAS_BIAS || ACT == 6
+vec4 epilogue(vec4 acc, int c[OUT_R]) {
+#if HAS_BIAS
+    acc += Bias_texel(c);
+#endif
+#if ACT == 6
+    return activate(acc, Prelu_texel(c));
+#else
+    return activate(acc, vec4(0.0));
+#endif
+}
+#else
+vec4 epilogue(vec4 acc, int c[OUT_R]) { return activate(acc, vec4(0.0)); }
+#endif
+
 //@section packed
 vec4 matmul(int c[OUT_R]) {
     int m = c[OUT_R - 2];
@@ -93,16 +108,52 @@ vec4 matmul(int c[OUT_R]) {
     return acc;
 }
 
+vec4 compute(int c[OUT_R]) { return epilogue(matmul(c), c); }
+
+//@section splitk
+// Split-K, pass 1, for products with few output texels and a long K (a classifier's matrix-vector
+// product would otherwise run on a handful of fragments, one raster thread): partial sums over
+// k in [s * KS, s * KS + KS) into P[s, m, n].  A: [M, K], B: [K, N], no transposes.
+uniform int KS;         // k per split, a multiple of 4
 vec4 compute(int c[OUT_R]) {
-    vec4 acc = matmul(c);
-#if HAS_BIAS
-    acc += Bias_texel(c);
-#endif
-#if ACT == 6
-    return activate(acc, Prelu_texel(c));
-#else
-    return activate(acc, vec4(0.0));
-#endif
+    int k0 = c[0] * KS;
+    int n = min(KS, K - k0);
+    int ac[2] = int[2](c[1], k0 / 4);
+    int bc[2] = int[2](k0, c[2]);
+    ivec2 pa = A_pos(ac), da = A_delta(1);
+    ivec2 pb = B_pos(bc), db = B_delta(0);
+    vec4 acc = vec4(0.0);
+    int k4n = n / 4;
+    for (int k4 = 0; k4 < k4n; ++k4) {
+        vec4 a = texelFetch(A, pa, 0);
+        acc += a.x * texelFetch(B, pb, 0); pb = B_advance(pb, db);
+        acc += a.y * texelFetch(B, pb, 0); pb = B_advance(pb, db);
+        acc += a.z * texelFetch(B, pb, 0); pb = B_advance(pb, db);
+        acc += a.w * texelFetch(B, pb, 0); pb = B_advance(pb, db);
+        pa = A_advance(pa, da);
+    }
+    int rem = n - 4 * k4n;
+    if (rem > 0) {
+        vec4 a = texelFetch(A, pa, 0);
+        acc += a.x * texelFetch(B, pb, 0);
+        if (rem > 1) { pb = B_advance(pb, db); acc += a.y * texelFetch(B, pb, 0); }
+        if (rem > 2) { pb = B_advance(pb, db); acc += a.z * texelFetch(B, pb, 0); }
+    }
+    return acc;
+}
+
+//@section splitk_sum
+// Split-K, pass 2: the S partial sums, then the fused epilogue.  P: [S, M, N].
+uniform int S;
+vec4 compute(int c[OUT_R]) {
+    int pc[3] = int[3](0, c[0], c[1]);
+    ivec2 p = P_pos(pc), d = P_delta(0);
+    vec4 acc = vec4(0.0);
+    for (int s = 0; s < S; ++s) {
+        acc += texelFetch(P, p, 0);
+        p = P_advance(p, d);
+    }
+    return epilogue(acc, c);
 }
 
 //@section generic
