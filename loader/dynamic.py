@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, UnsupportedOpError
-from .executor import GRAPH_OPS, HOST_SIZE_LIMIT, Executor, NodeError, NodePlan, RunStats, Value
-from .graph import Graph, Node, TensorRef
+from .executor import GRAPH_OPS, Executor, NodeError, NodePlan, RunStats, Value
+from .graph import Graph, Node, TensorRef, function_graph
 from .op_mapping import OPS, MappingError, Params
 
 Ctx = tuple[tuple[str, int], ...]
@@ -38,7 +38,8 @@ TENSOR_LIST_OPS = {"TensorListReserve", "TensorListFromTensor", "TensorListGetIt
                    "TensorListLength", "TensorListPushBack", "TensorListPopBack", "TensorListConcat",
                    "TensorListConcatV2", "TensorListSplit", "TensorListResize", "EmptyTensorList",
                    "TensorListElementShape"}
-DYNAMIC_GRAPH_OPS = CONTROL_FLOW_OPS | TENSOR_ARRAY_OPS | TENSOR_LIST_OPS
+FUNCTIONAL_OPS = {"If", "StatelessIf", "While", "StatelessWhile"}
+DYNAMIC_GRAPH_OPS = CONTROL_FLOW_OPS | TENSOR_ARRAY_OPS | TENSOR_LIST_OPS | FUNCTIONAL_OPS
 # ops whose output shape depends on the data (they run on the numpy side, as in TF.js)
 DATA_DEPENDENT_OPS = {"NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5",
                       "Where", "Unique", "UniqueV2", "ListDiff", "SparseToDense"}
@@ -92,6 +93,7 @@ class DynamicExecutor(Executor):
         self._loop_merges = {n.name for n in graph.nodes.values() if n.op == "Merge"
                              and any(graph.nodes[s].op == "NextIteration" for s, _ in n.inputs)}
         self.crossings = 0
+        self._functions: dict[str, tuple["DynamicExecutor", list[str], list[TensorRef]]] = {}
 
     def _find_context_free(self) -> set[str]:
         """Nodes whose value is the same in every context: constants and what only they feed."""
@@ -142,6 +144,33 @@ class DynamicExecutor(Executor):
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)
         self.raise_unsupported(order, unsupported, bad)
         self.check_fallbacks()
+        for node in order:                       # plan (and so validate) every function a node calls
+            for key in ("then_branch", "else_branch", "cond", "body"):
+                ref = node.attr(key)
+                if ref is not None and hasattr(ref, "name"):
+                    self.function(ref.name)
+
+    def function(self, name: str) -> tuple["DynamicExecutor", list[str], list[TensorRef]]:
+        """The executor of a library function (built and planned once)."""
+        hit = self._functions.get(name)
+        if hit is not None:
+            return hit
+        fdef = self.graph.functions.get(name)
+        if fdef is None:
+            raise GraphError(f"the graph calls function {name!r}, which is not in its library")
+        graph, args, outputs = function_graph(fdef)
+        graph.functions = self.graph.functions
+        sub = DynamicExecutor(graph, self.consts, self.backend, self.strict, self.max_iterations,
+                              backend_kernels=self.backend_kernels)
+        sub.resident = self.resident
+        sub.profiler = self.profiler
+        sub._functions = self._functions
+        try:
+            sub.plan(list(dict.fromkeys(n for n, _ in outputs)))
+        except UnsupportedOpError as exc:
+            raise UnsupportedOpError(f"in function {name!r}: {exc}") from None
+        self._functions[name] = (sub, args, outputs)
+        return self._functions[name]
 
     def classify(self, order: list[Node]) -> tuple[dict[str, list[str]], list[str]]:
         """Placement without raising (for inspect): control-flow ops are graph ops here."""
@@ -185,25 +214,37 @@ class DynamicExecutor(Executor):
     # -- running ---------------------------------------------------------------------------
     def run(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef]) -> list[np.ndarray]:
         t_start = time.perf_counter()
+        stats = DynamicStats()
+        values = self.run_values(feeds, fetch, stats)
+        try:
+            return [self._host(v, stats).copy() for v in values]
+        finally:
+            for v in values:
+                if not v.resident and v.dev is not None and not v.dev.disposed:
+                    self.backend.dispose(v.dev)
+                    v.dev = None
+            stats.wall_ms = (time.perf_counter() - t_start) * 1e3
+            self.last_stats = stats
+
+    def run_values(self, feeds: dict[str, Any], fetch: list[TensorRef], stats: "DynamicStats") -> list[Value]:
+        """Run and return the fetched values themselves (device handles stay on the device and now
+        belong to the caller); feeds may be arrays or Values (borrowed, never disposed here)."""
         targets = list(dict.fromkeys(n for n, _ in fetch))
         if any(t not in self.plans for t in targets):
             self.plan(targets)
         needed = self._needed(targets)
-        stats = DynamicStats()
         run = _Run(self, feeds, needed, stats)
+        kept: list[Value] = []
         try:
             run.execute()
-            out = []
             for ref in fetch:
                 v = run.values.get((ref[0], ref[1], ()))
                 if v is None or v is DEAD:
                     raise NodeError(run.explain_missing(ref, v is DEAD))
-                out.append(self._host(v, stats).copy())  # type: ignore[arg-type]
-            return out
+                kept.append(v)  # type: ignore[arg-type]
+            return kept
         finally:
-            run.sweep()
-            stats.wall_ms = (time.perf_counter() - t_start) * 1e3
-            self.last_stats = stats
+            run.sweep(keep={id(v) for v in kept})
 
 
 class _NotConst(Exception):
@@ -227,6 +268,7 @@ class _Run:
         self.frame_dead: set[Ctx] = set()
         self.all_values: dict[int, Value] = {}
         self.contexts: set[Ctx] = {()}
+        self.borrowed = {id(v) for v in feeds.values() if isinstance(v, Value)}
         self.consumers = {name: [c for c in ex.graph.consumers.get(name, []) if c in needed] for name in needed}
         self.control_consumers: dict[str, list[str]] = {name: [] for name in needed}
         for name in needed:
@@ -417,6 +459,8 @@ class _Run:
             return self._tensor_array(node, vals)
         if op in TENSOR_LIST_OPS:
             return self._tensor_list(node, vals)
+        if op in FUNCTIONAL_OPS:
+            return self._functional(node, vals)
         plan = self.ex.plans[node.name]
         return self.ex.compute(plan, vals, self.stats, small_host=True)
 
@@ -427,7 +471,8 @@ class _Run:
             return [v if v is not None else Value(host=self.ex.consts[node.name])]
         if op in ("Placeholder", "PlaceholderWithDefault"):
             if node.name in self.feeds:
-                return [Value(host=self.feeds[node.name])]
+                fed = self.feeds[node.name]
+                return [fed if isinstance(fed, Value) else Value(host=fed)]
             if op == "PlaceholderWithDefault":
                 return [vals[0]]
             raise NodeError(f"no value fed for input {node.name!r}")
@@ -606,6 +651,48 @@ class _Run:
             return [_obj(TensorSeq([_pin(Value(host=p)) for p in parts], dtype, None, True, node.name))]
         raise NodeError(f"{op} is not handled")
 
+    # -- functional control flow (If / While over library functions) -----------------------
+    def _call(self, node: Node, fname: str, args: list[Value]) -> list[Value]:
+        sub, arg_names, outputs = self.ex.function(fname)
+        if len(args) != len(arg_names):
+            raise NodeError(f"node {node.name!r} ({node.op}) passes {len(args)} values to function {fname!r}, "
+                            f"which takes {len(arg_names)}")
+        return sub.run_values(dict(zip(arg_names, args)), outputs, self.stats)
+
+    def _functional(self, node: Node, vals: list[Value]) -> list[Value]:
+        if node.op in ("If", "StatelessIf"):
+            pred = self._host(vals[0])
+            taken = bool(pred.reshape(-1)[0]) if pred.size == 1 else pred.size > 0
+            branch = node.attr("then_branch" if taken else "else_branch")
+            return self._call(node, branch.name, vals[1:])
+        cond, body = node.attr("cond").name, node.attr("body").name
+        state = list(vals)
+        owned: set[int] = set()
+        for it in range(self.ex.max_iterations + 1):
+            (c,) = self._call(node, cond, state)
+            go = bool(self._host(c).reshape(-1)[0])
+            self._drop(c, owned | {id(v) for v in state})
+            if not go:
+                return state
+            if it == self.ex.max_iterations:
+                break
+            new = self._call(node, body, state)
+            self.stats.iterations[node.name] = it + 1
+            keep = {id(v) for v in new}
+            for v in state:                  # values of the last iteration no longer carried
+                if id(v) in owned and id(v) not in keep:
+                    self._drop(v, set())
+            owned = {id(v) for v in new} - {id(v) for v in vals}
+            state = new
+        raise NodeError(f"loop {node.name!r} ({node.op}) did not end within max_iterations={self.ex.max_iterations}; "
+                        "raise the limit with load_graph_model(..., max_iterations=N) if it is meant to run longer")
+
+    def _drop(self, v: Value, protected: set[int]) -> None:
+        if id(v) in protected or v.resident or v.dev is None or v.dev.disposed:
+            return
+        self.ex.backend.dispose(v.dev)
+        v.dev = None
+
     # -- errors and cleanup ----------------------------------------------------------------
     def explain_missing(self, ref: TensorRef, dead: bool) -> str:
         name = f"{ref[0]}:{ref[1]}"
@@ -624,8 +711,10 @@ class _Run:
         detail = ("; nodes that never became ready: " + "; ".join(sorted(stuck)[:8])) if stuck else ""
         return f"output {name} was never computed (malformed control flow?){detail}"
 
-    def sweep(self) -> None:
+    def sweep(self, keep: set[int] = frozenset()) -> None:  # type: ignore[assignment]
         for v in self.all_values.values():
+            if id(v) in keep or id(v) in self.borrowed:
+                continue
             if not v.resident and v.dev is not None and not v.dev.disposed:
                 self.ex.backend.dispose(v.dev)
                 v.dev = None

@@ -182,3 +182,54 @@ class Graph:
         for n in self.nodes.values():
             counts[n.op] = counts.get(n.op, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# Output argument names of ops with several output args, in order (FunctionDef bodies refer to
+# outputs as "node:arg:index"); an op not listed has one output list, so the index is the position.
+OUTPUT_ARGS: dict[str, tuple[str, ...]] = {
+    "Switch": ("output_false", "output_true"), "Merge": ("output", "value_index"),
+    "TopKV2": ("values", "indices"), "Unique": ("y", "idx"), "UniqueV2": ("y", "idx"), "ListDiff": ("out", "idx"),
+    "NonMaxSuppressionV4": ("selected_indices", "valid_outputs"),
+    "NonMaxSuppressionV5": ("selected_indices", "selected_scores", "valid_outputs"),
+    "FusedBatchNorm": ("y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"),
+    "FusedBatchNormV3": ("y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2",
+                         "reserve_space_3"),
+    "TensorArrayV3": ("handle", "flow"), "TensorArrayConcatV3": ("value", "lengths"),
+    "TensorListPopBack": ("output_handle", "tensor"), "TensorListConcatV2": ("tensor", "lengths"),
+}
+
+
+def function_graph(fdef: dict[str, Any]) -> tuple[Graph, list[str], list[TensorRef]]:
+    """A FunctionDef as a Graph: one Placeholder per input argument, the body's nodes, and the
+    tensors its outputs return.  Returns (graph, input arg names, output refs)."""
+    sig = fdef.get("signature", {})
+    fname = sig.get("name", "?")
+    args = [a["name"] for a in sig.get("inputArg", [])]
+    arg_types = {a["name"]: a.get("type", "DT_FLOAT") for a in sig.get("inputArg", [])}
+    raw_nodes = fdef.get("nodeDef", []) or []
+    ops = {n["name"]: n["op"] for n in raw_nodes}
+
+    def ref(text: str) -> TensorRef:
+        parts = text.split(":")
+        if len(parts) == 1:
+            return (parts[0], 0)
+        if len(parts) == 2:
+            return (parts[0], int(parts[1]))
+        node, out_arg, idx = parts[0], parts[1], int(parts[2])
+        names = OUTPUT_ARGS.get(ops.get(node, ""), ())
+        return (node, (names.index(out_arg) if out_arg in names else 0) + idx)
+
+    nodes = [Node(a, "Placeholder", [], [], {"dtype": _dtype(arg_types[a])}) for a in args]
+    for i, raw in enumerate(raw_nodes):
+        inputs: list[TensorRef] = []
+        control: list[str] = []
+        for text in raw.get("input", []):
+            if text.startswith("^"):
+                control.append(text[1:])
+            else:
+                inputs.append(ref(text))
+        attrs = {k: decode_attr(v, f"function {fname} node[{i}] ({raw['name']}).attr.{k}")
+                 for k, v in (raw.get("attr") or {}).items()}
+        nodes.append(Node(raw["name"], raw["op"], inputs, control, attrs))
+    outputs = [ref(fdef.get("ret", {})[a["name"]]) for a in sig.get("outputArg", [])]
+    return Graph(nodes), args, outputs

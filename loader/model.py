@@ -93,6 +93,17 @@ class GraphModel:
             if value.dtype == object:
                 raise UnsupportedDTypeError(f"Const {node.name!r} holds strings; string tensors are not supported")
             consts[node.name] = to_backend_array(value, f"constant {node.name!r}")
+        # constants inside library functions (the bodies of If / While): the converter moves their
+        # values to the weights under the same node names
+        from .graph import decode_attr
+        for fdef in self.graph.functions.values():
+            for raw in fdef.get("nodeDef", []) or []:
+                if raw.get("op") != "Const" or raw["name"] in consts:
+                    continue
+                value = weights.get(raw["name"])
+                if value is None:
+                    value = _inline_tensor(decode_attr((raw.get("attr") or {}).get("value", {}), raw["name"]), raw["name"])
+                consts[raw["name"]] = to_backend_array(value, f"constant {raw['name']!r}")
         return consts
 
     def _signature(self) -> tuple[list[TensorInfo], list[TensorInfo]]:

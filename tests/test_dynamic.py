@@ -139,6 +139,16 @@ def test_a_loop_that_does_not_end_hits_the_iteration_limit(gl):
     assert gl.memory()["live_tensors"] >= 0
 
 
+def test_functional_while_hits_the_iteration_limit_too(gl):
+    folder = next(p for p in FIXTURES if p.name == "cond_in_loop_v2")       # StatelessWhile, 7 trips
+    model = load_graph_model(folder / "model.json", backend=gl, max_iterations=3)
+    with np.load(folder / "inputs.npz") as z:
+        inputs = {k: z[k] for k in z.files}
+    with pytest.raises(NodeError, match=r"loop .*StatelessWhile.* did not end within max_iterations=3"):
+        model.predict(inputs)
+    model.dispose()
+
+
 def test_tensor_array_read_out_of_range_is_named(gl, tmp_path):
     weights = {"size": np.array(2, np.int32), "i0": np.array(0, np.int32), "i5": np.array(5, np.int32)}
     nodes = [mb.const("size", "int32"), mb.const("i0", "int32"), mb.const("i5", "int32"), mb.placeholder("x", [3]),
