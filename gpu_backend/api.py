@@ -64,8 +64,9 @@ class Backend(abc.ABC):
     name: str = "abstract"
 
     @abc.abstractmethod
-    def upload(self, array: Any) -> TensorHandle:
-        """Copy a numpy array (or anything np.asarray accepts) to the backend."""
+    def upload(self, array: Any, name: str = "tensor", constant: bool = False) -> TensorHandle:
+        """Copy a numpy array (or anything np.asarray accepts) to the backend.  `name` appears in
+        error messages; constant=True promises the values never change (model weights)."""
 
     @abc.abstractmethod
     def run(self, kernel: str, inputs: Sequence[TensorHandle],

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import kernels  # noqa: F401  (registers the GL kernels)
 from .api import Backend, TensorHandle
+from .buffers import GLFunctions
 from .context import ContextInfo, GLContext
 from .dtypes import to_backend_array
 from .numpy_backend import run_reference, unknown_kernel
@@ -53,7 +54,12 @@ class GLBackend(Backend):
         if max_texture_size is not None:
             limit = min(limit, int(max_texture_size))
         self.layout = layout
-        self.runner = ProgramRunner(self._gl.ctx, limit, layout == "packed", pool_limit_bytes)
+        try:
+            # buffer textures take units 16..23, beside the 2D inputs' units 0..15
+            raw_gl = GLFunctions(self._gl.kind) if self.info.max_texture_units >= 24 else None
+        except Exception:          # an external or unusual context: kernels use 2D textures only
+            raw_gl = None
+        self.runner = ProgramRunner(self._gl.ctx, limit, layout == "packed", pool_limit_bytes, raw_gl)
         self._live: dict[int, TensorHandle] = {}
         self.fallbacks: Counter[str] = Counter()
         self._closed = False
@@ -68,12 +74,16 @@ class GLBackend(Backend):
     def profiler(self, value: Profiler | None) -> None:
         self.runner.profiler = value
 
-    def upload(self, array: Any, name: str = "tensor") -> TensorHandle:
+    def upload(self, array: Any, name: str = "tensor", constant: bool = False) -> TensorHandle:
+        """constant=True: the values never change (model weights); kernels may then prepare a
+        better-suited copy once, e.g. a filter in a buffer texture."""
         self._check()
         arr = to_backend_array(array, name)
         prof = self.runner.profiler
         t0 = time.perf_counter()
-        handle = self._wrap(self.runner.upload(arr, name=name))
+        t = self.runner.upload(arr, name=name)
+        t.constant = constant
+        handle = self._wrap(t)
         if prof is not None:
             self.finish()
             prof.transfer(TransferEvent("upload", arr.nbytes, (time.perf_counter() - t0) * 1e3,

@@ -56,8 +56,8 @@ class NumpyBackend(Backend):
         self.peak_bytes = max(self.peak_bytes, self.live_bytes)
         return h
 
-    def upload(self, array: Any) -> TensorHandle:
-        return self._track(to_backend_array(array).copy())
+    def upload(self, array: Any, name: str = "tensor", constant: bool = False) -> TensorHandle:
+        return self._track(to_backend_array(array, name).copy())
 
     def run(self, kernel: str, inputs: Sequence[TensorHandle],
             attrs: Mapping[str, Any] | None = None) -> tuple[TensorHandle, ...]:

@@ -14,6 +14,7 @@ from typing import Any
 import moderngl
 import numpy as np
 
+from .buffers import FIRST_UNIT, set_sampler_units
 from .errors import ShaderCompileError
 from .shader import ProgramSpec, build_source
 
@@ -38,8 +39,9 @@ class CompiledProgram:
 
 
 class ProgramCache:
-    def __init__(self, ctx: moderngl.Context) -> None:
+    def __init__(self, ctx: moderngl.Context, raw_gl: Any = None) -> None:
         self.ctx = ctx
+        self.raw_gl = raw_gl
         self._quad = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4").tobytes())
         self._programs: dict[ProgramSpec, CompiledProgram] = {}
         self.hits = 0
@@ -74,10 +76,17 @@ class ProgramCache:
         self.compile_ms += ms
         uniforms = {name: program[name] for name in program if isinstance(program[name], moderngl.Uniform)}
         units: dict[str, int] = {}
+        buffer_units: dict[str, int] = {}
         for unit, inp in enumerate(spec.inputs):
-            if inp.name in uniforms:
+            if inp.mode == "buffer":
+                buffer_units[inp.name] = FIRST_UNIT + unit
+                uniforms.pop(inp.name, None)
+            elif inp.name in uniforms:
                 uniforms[inp.name].value = unit
                 units[inp.name] = unit
+        if buffer_units:
+            set_sampler_units(self.raw_gl, program, buffer_units)
+            units.update(buffer_units)
         return CompiledProgram(spec, program, vao, uniforms, units, ms, source)
 
     def programs(self) -> list[CompiledProgram]:

@@ -33,6 +33,7 @@ class GLTensor:
     storage: Storage | None
     view: View
     dtype: str
+    constant: bool = False    # a model weight: never changes, so kernels may prepare it once
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -60,6 +61,7 @@ class Arg:
     access: str = "own"
     elem: bool = False
     view: View | None = None  # an explicit view of tensor's texture (overrides access)
+    buffer: Any = None        # a BufferTexture to read instead of the tensor's texture
 
 
 @dataclass
@@ -78,11 +80,12 @@ class DrawRecord:
 
 class ProgramRunner:
     def __init__(self, ctx: moderngl.Context, max_texture_size: int, packed: bool,
-                 pool_limit_bytes: int) -> None:
+                 pool_limit_bytes: int, raw_gl: Any = None) -> None:
         self.ctx = ctx
         self.max_texture_size = max_texture_size
         self.packed = packed
-        self.programs = ProgramCache(ctx)
+        self.raw_gl = raw_gl
+        self.programs = ProgramCache(ctx, raw_gl)
         self.pool = TexturePool(ctx, pool_limit_bytes)
         self.draws = 0
         self.on_draw: Callable[[DrawRecord], None] | None = None
@@ -104,7 +107,7 @@ class ProgramRunner:
         """Another view of t's texture (a new reference to the same storage)."""
         if t.storage is not None:
             t.storage.refs += 1
-        return GLTensor(t.storage, view, dtype or t.dtype)
+        return GLTensor(t.storage, view, dtype or t.dtype, t.constant)
 
     def release(self, t: GLTensor) -> None:
         storage = t.storage
@@ -126,10 +129,24 @@ class ProgramRunner:
         self._derived[k] = (t.storage, value)
         return value
 
+    def buffer_texture(self, t: GLTensor, key: Any, texels: Callable[[np.ndarray], np.ndarray]) -> Any:
+        """A buffer texture of `texels(values of t)` ([n, 4] float32/int32), made once per constant
+        tensor; None when buffer textures are unavailable here."""
+        if self.raw_gl is None:
+            return None
+        from .buffers import BufferTexture
+        return self.derived(t, ("buffer", key), lambda: BufferTexture(self.ctx, self.raw_gl, texels(self.read(t))))
+
     def _evict_derived(self, storage: Storage) -> None:
         for k in [k for k, (src, _) in self._derived.items() if src is storage]:
             _, value = self._derived.pop(k)
+            self._release_derived(value)
+
+    def _release_derived(self, value: Any) -> None:
+        if isinstance(value, GLTensor):
             self.release(value)
+        else:
+            value.release()
 
     def reshape(self, t: GLTensor, shape: Sequence[int]) -> GLTensor:
         """Same values under a new shape: a view when the layout allows, else a copy."""
@@ -224,10 +241,15 @@ class ProgramRunner:
         specs: list[InputSpec] = []
         values: dict[str, Any] = {}
         textures: list[tuple[str, Storage]] = []
+        buffers: list[tuple[str, Any]] = []
         for name, arg in inputs.items():
             if isinstance(arg, GLTensor):
                 arg = Arg(arg)
             t = arg.tensor
+            if arg.buffer is not None:
+                specs.append(InputSpec(name, t.dtype, 1, True, "buffer"))
+                buffers.append((name, arg.buffer))
+                continue
             if t.storage is None:
                 raise ValueError(f"{label or kernel}: input {name} is empty; empty inputs are handled before kernels run")
             if arg.view is not None:
@@ -251,11 +273,12 @@ class ProgramRunner:
             values.update(uniforms)
         spec = ProgramSpec(kernel, section, style, tuple(specs), OutputSpec(out_dtype, out_rank, ov.packed, ov.mode),
                            tuple(defines), tuple(libs), label=label or kernel)
-        self.draw(spec, out, textures, values, alloc)
+        self.draw(spec, out, textures, values, alloc, buffers)
         return out
 
     def draw(self, spec: ProgramSpec, out: GLTensor, textures: Sequence[tuple[str, Storage]],
-             values: Mapping[str, Any], alloc: tuple[float, int] = (0.0, 0)) -> None:
+             values: Mapping[str, Any], alloc: tuple[float, int] = (0.0, 0),
+             buffers: Sequence[tuple[str, Any]] = ()) -> None:
         prof = self.profiler
         t0 = time.perf_counter()
         compiled_now = spec not in self.programs
@@ -277,6 +300,10 @@ class ProgramRunner:
             unit = units.get(name)
             if unit is not None:  # None: the sampler was optimised away
                 st.texture.use(unit)
+        for name, bt in buffers:
+            unit = units.get(name)
+            if unit is not None:
+                bt.bind(unit)
         _set_uniforms(prog, values)
         jit_ms = 0.0
         if prog.draws == 0:
@@ -308,7 +335,7 @@ class ProgramRunner:
 
     def close(self) -> None:
         for _, value in list(self._derived.values()):
-            self.release(value)
+            self._release_derived(value)
         self._derived.clear()
         self.programs.close()
         self.pool.close()

@@ -72,7 +72,8 @@ def glsl_types(dtype: str) -> tuple[str, str, str]:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """Structure of one input.  mode: 'L', 'F' or 'frag' (same layout as the output)."""
+    """Structure of one input.  mode: 'L', 'F', 'frag' (same layout as the output) or 'buffer'
+    (a constant operand in a buffer texture)."""
 
     name: str
     dtype: str
@@ -133,6 +134,10 @@ def build_source(spec: ProgramSpec) -> str:
         parts.append(f"#define {inp.name}_R {inp.rank}")
         parts.append(f"#define {inp.name}_INT {int(inp.dtype != 'float32')}")
         parts.append(f"#define {inp.name}_PACKED {int(inp.packed)}")
+        if inp.mode == "buffer":
+            parts.append(render("lib/input.glsl", "buffer", X=inp.name,
+                                BSAMPLER="samplerBuffer" if inp.dtype == "float32" else "isamplerBuffer"))
+            continue
         parts.append(render("lib/input.glsl", "decl", **params))
         parts.append(render("lib/input.glsl", {"L": "pos_L", "F": "pos_F", "frag": "pos_frag"}[inp.mode], **params))
         parts.append(render("lib/input.glsl", "texel", **params))

@@ -241,7 +241,7 @@ class Executor:
                 if src in self.resident or self.graph.nodes[src].op != "Const":
                     continue
                 value = Value(host=self.consts[src], resident=True)
-                value.dev = self.backend.upload(self.consts[src])
+                value.dev = self.backend.upload(self.consts[src], name=src, constant=True)
                 self.resident[src] = value
 
     def _through_identity(self, name: str) -> str:

@@ -69,3 +69,22 @@ def test_bundled_example_matches_tensorflow(gl):
     labels = np.load(folder / "labels.npy")
     assert (np.argmax(out["Identity:0"], -1) == labels).mean() >= 0.9
     model.dispose()
+
+
+@pytest.mark.skipif(not MODELS, reason="../shared/models is not present")
+@pytest.mark.parametrize("folder", MODELS, ids=[p.name for p in MODELS])
+def test_shared_model_runs_entirely_on_gl_under_strict(gl, folder):
+    """strict=True refuses any op that would run on the numpy fallback: every node here is GL,
+    host-side shape arithmetic on constants, or a graph op; the run itself falls back nowhere."""
+    model = load_graph_model(folder / "model.json", backend=gl, strict=True)
+    try:
+        kinds = {p.kind for p in model.executor.plans.values()}
+        assert "fallback" not in kinds
+        assert "numpy fallback" not in model.summary().split("numpy fallback:")[0]
+        before = dict(gl.fallbacks)
+        with np.load(folder / "inputs.npz") as z:
+            model.predict({k: z[k] for k in z.files})
+        assert dict(gl.fallbacks) == before, f"GL kernels fell back: {set(gl.fallbacks) - set(before)}"
+        assert model.executor.last_stats.fallback_kernels == 0
+    finally:
+        model.dispose()

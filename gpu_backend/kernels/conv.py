@@ -67,6 +67,14 @@ def conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> l
     args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not packed)
     uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
                     dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=cin, MULT=1)
+    if packed and w.constant:
+        cout4 = (cout + 3) // 4
+        bt = gl.buffer_texture(w, "conv2d", lambda a: _pad_last(a.reshape(fh * fw * cin, cout)).reshape(-1, 4))
+        if bt is not None:
+            uniforms["COUT4"] = cout4
+            return [gl.run("conv.glsl", "conv2d_tb", "texel", {"X": Arg(x), "W": Arg(w, buffer=bt), **args},
+                           out_shape, "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB],
+                           label=op)]
     if packed:
         wv = gl.reshape(w, (fh * fw * cin, cout))
         try:
@@ -91,6 +99,13 @@ def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
     args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not fast)
     uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
                     dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=c, MULT=mult)
+    if fast and w.constant:
+        bt = gl.buffer_texture(w, "depthwise", lambda a: _pad_last(a.reshape(fh * fw, c)).reshape(-1, 4))
+        if bt is not None:
+            uniforms["C4"] = (c + 3) // 4
+            return [gl.run("conv.glsl", "depthwise_tb", "texel", {"X": Arg(x), "W": Arg(w, buffer=bt), **args},
+                           out_shape, "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB],
+                           label=op)]
     if fast:
         # the filter as [fh * fw, C] (4 channels per texel), prepared once per filter texture; on the
         # host: a one-off copy program would cost more to JIT-compile than the read-back
@@ -100,3 +115,10 @@ def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
     return [gl.run("conv.glsl", "depthwise_generic", "element",
                    {"X": Arg(x, elem=True), "W": Arg(w, elem=True), **args}, out_shape, "float32",
                    defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB], label=op)]
+
+
+def _pad_last(a: "np.ndarray") -> "np.ndarray":
+    """Zero-pad the last dimension to a multiple of 4 (whole RGBA texels)."""
+    import numpy as np
+    pad = (-a.shape[-1]) % 4
+    return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, pad)]) if pad else a

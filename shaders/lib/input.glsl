@@ -36,6 +36,10 @@ ivec2 ${X}_advance(ivec2 p, ivec2 d) {
     return p;
 }
 
+//@section buffer
+// A constant operand in a buffer texture (texels in the order the kernel walks them).
+uniform $BSAMPLER $X;
+
 //@section pos_frag
 // Same layout as the output: the texel under this fragment.
 ivec2 ${X}_pos(int c[$R]) { return frag_pos; }

@@ -1,0 +1,115 @@
+"""Conv2D / FusedConv2D / depthwise / pooling on GL against the numpy reference, with filters both as
+ordinary tensors and as constants (which kernels read from buffer textures)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import assert_matches, random_floats, run_ref
+
+CASES = [  # input, filter, attributes
+    ((1, 7, 9, 3), (3, 3, 3, 5), {"strides": [1, 1], "pad": "same"}),
+    ((2, 8, 8, 6), (3, 2, 6, 9), {"strides": [2, 1], "pad": "valid", "dilations": [1, 2]}),
+    ((1, 5, 5, 8), (1, 1, 8, 12), {"strides": [1, 1], "pad": "valid"}),
+    ((1, 5, 5, 8), (1, 1, 8, 12), {"strides": [2, 2], "pad": "same"}),
+    ((1, 6, 7, 5), (3, 3, 5, 4), {"strides": [3, 3], "pad": [[1, 2], [0, 1]]}),      # stride > kernel
+    ((1, 4, 4, 2), (5, 5, 2, 3), {"strides": [1, 1], "pad": "same", "dilations": 2}),
+    ((3, 9, 4, 7), (2, 3, 7, 6), {"strides": [1, 2], "pad": "same"}),                 # batch 3, odd sizes
+]
+ACTS = ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu", "tanh"]
+
+
+def run_gl_conv(b, op, x, w, extra, attrs, constant):
+    hx = b.upload(x)
+    hw = b.upload(w, constant=constant) if hasattr(b, "runner") else b.upload(w)
+    he = [b.upload(e) for e in extra]
+    (out,) = b.run(op, [hx, hw] + he, attrs)
+    try:
+        return b.read(out)
+    finally:
+        for h in [hx, hw, out] + he:
+            b.dispose(h)
+
+
+@pytest.mark.parametrize("constant", [False, True], ids=["tensor-filter", "constant-filter"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_conv2d(any_gl, case, constant):
+    xs, ws, attrs = CASES[case]
+    rng = np.random.default_rng(case)
+    x, w, bias = random_floats(rng, xs), random_floats(rng, ws), random_floats(rng, ws[3:])
+    for op, extra, extra_attrs in [("Conv2D", [], {}), ("FusedConv2D", [bias], {"activation": "relu6"})]:
+        got = run_gl_conv(any_gl, op, x, w, extra, dict(attrs, **extra_attrs), constant)
+        (want,) = run_ref(op, [x, w] + extra, dict(attrs, **extra_attrs))
+        assert_matches(got, want, rtol=1e-4, atol=1e-5, what=f"{op} {xs} {ws} {attrs}")
+
+
+@pytest.mark.parametrize("act", ACTS + ["prelu"])
+def test_fused_conv_activations(gl, act):
+    rng = np.random.default_rng(7)
+    x, w = random_floats(rng, (1, 6, 5, 4), 2.0), random_floats(rng, (3, 3, 4, 6))
+    extra = [random_floats(rng, (6,))] + ([random_floats(rng, (6,))] if act == "prelu" else [])
+    attrs = {"strides": [1, 1], "pad": "same", "activation": act, "leakyrelu_alpha": 0.3}
+    for constant in (False, True):
+        got = run_gl_conv(gl, "FusedConv2D", x, w, extra, attrs, constant)
+        (want,) = run_ref("FusedConv2D", [x, w] + extra, attrs)
+        assert_matches(got, want, rtol=1e-4, atol=1e-5, what=act)
+
+
+@pytest.mark.parametrize("constant", [False, True], ids=["tensor-filter", "constant-filter"])
+@pytest.mark.parametrize("mult", [1, 2])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_depthwise(any_gl, case, mult, constant):
+    xs, ws, attrs = CASES[case]
+    rng = np.random.default_rng(100 + case)
+    x, w = random_floats(rng, xs), random_floats(rng, ws[:3] + (mult,))
+    bias = random_floats(rng, (xs[3] * mult,))
+    for op, extra, extra_attrs in [("DepthwiseConv2dNative", [], {}),
+                                   ("FusedDepthwiseConv2D", [bias], {"activation": "relu"})]:
+        got = run_gl_conv(any_gl, op, x, w, extra, dict(attrs, **extra_attrs), constant)
+        (want,) = run_ref(op, [x, w] + extra, dict(attrs, **extra_attrs))
+        assert_matches(got, want, rtol=1e-4, atol=1e-5, what=f"{op} {xs} mult {mult} {attrs}")
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AvgPool"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_pool(any_gl, op, case):
+    xs, ws, attrs = CASES[case]
+    rng = np.random.default_rng(200 + case)
+    x = random_floats(rng, xs)
+    pattrs = {"filter_size": list(ws[:2]), "strides": attrs["strides"], "pad": attrs["pad"]}
+    hx = any_gl.upload(x)
+    (out,) = any_gl.run(op, [hx], pattrs)
+    (want,) = run_ref(op, [x], pattrs)
+    assert_matches(any_gl.read(out), want, rtol=1e-5, atol=1e-6, what=f"{op} {xs} {pattrs}")
+    any_gl.dispose(hx)
+    any_gl.dispose(out)
+
+
+def test_max_pool_nan_and_inf_follow_tf(any_gl):
+    """TF's CPU MaxPool never lets NaN win; a window of only NaN / -inf gives the lowest float."""
+    x = random_floats(np.random.default_rng(3), (1, 5, 6, 5))
+    x[0, 1, 1, :] = np.nan
+    x[0, 3, 3, 2] = -np.inf
+    x[0, 4, :, 4] = np.nan
+    for op, attrs in [("MaxPool", {"filter_size": [2, 2], "strides": [1, 1], "pad": "valid"}),
+                      ("AvgPool", {"filter_size": [3, 3], "strides": [2, 2], "pad": "same"})]:
+        hx = any_gl.upload(x)
+        (out,) = any_gl.run(op, [hx], attrs)
+        (want,) = run_ref(op, [x], attrs)
+        assert_matches(any_gl.read(out), want, what=op)
+
+
+def test_constant_filter_is_prepared_once(gl):
+    rng = np.random.default_rng(4)
+    x, w = random_floats(rng, (1, 8, 8, 4)), random_floats(rng, (3, 3, 4, 8))
+    before = len(gl.runner._derived)
+    hx, hw = gl.upload(x), gl.upload(w, constant=True)
+    (a,) = gl.run("Conv2D", [hx, hw], {"strides": [1, 1], "pad": "same"})
+    derived = len(gl.runner._derived)
+    (b,) = gl.run("Conv2D", [hx, hw], {"strides": [1, 1], "pad": "same"})
+    assert len(gl.runner._derived) == derived                       # reused, not rebuilt
+    np.testing.assert_array_equal(gl.read(a), gl.read(b))
+    assert derived == before + 1
+    for h in (hx, hw, a, b):
+        gl.dispose(h)
+    assert len(gl.runner._derived) == before                      # freed with its filter
