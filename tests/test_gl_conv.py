@@ -113,3 +113,21 @@ def test_constant_filter_is_prepared_once(gl):
     for h in (hx, hw, a, b):
         gl.dispose(h)
     assert len(gl.runner._derived) == before                      # freed with its filter
+
+
+def test_constant_bias_and_filter_together(gl):
+    rng = np.random.default_rng(9)
+    x, w, bias = random_floats(rng, (2, 7, 6, 5)), random_floats(rng, (3, 3, 5, 7)), random_floats(rng, (7,))
+    attrs = {"strides": [1, 1], "pad": "same", "activation": "relu"}
+    hs = [gl.upload(x), gl.upload(w, constant=True), gl.upload(bias, constant=True)]
+    (out,) = gl.run("FusedConv2D", hs, attrs)
+    (want,) = run_ref("FusedConv2D", [x, w, bias], attrs)
+    assert_matches(gl.read(out), want, rtol=1e-4, atol=1e-5)
+    dw = random_floats(rng, (3, 3, 5, 1))
+    hd = gl.upload(dw, constant=True)
+    hb = gl.upload(random_floats(rng, (5,)), constant=True)
+    (out2,) = gl.run("FusedDepthwiseConv2D", [hs[0], hd, hb], attrs)
+    (want2,) = run_ref("FusedDepthwiseConv2D", [x, dw, gl.read(hb)], attrs)
+    assert_matches(gl.read(out2), want2, rtol=1e-4, atol=1e-5)
+    for h in hs + [hd, hb, out, out2]:
+        gl.dispose(h)

@@ -162,3 +162,19 @@ def test_identity_shares_texture(gl):
     gl.dispose(h)
     np.testing.assert_array_equal(gl.read(i), np.ones((3, 3)))      # the view keeps the texture alive
     gl.dispose(i)
+
+
+@pytest.mark.parametrize("mkn", [(5, 7, 9), (1, 1280, 1000), (3, 700, 17), (2, 13, 4)])
+@pytest.mark.parametrize("act", ["linear", "relu6"])
+def test_matmul_with_constant_weights(gl, mkn, act):
+    """Constant weights are read from a buffer texture (and split-K for matrix-vector shapes)."""
+    m, k, n = mkn
+    rng = np.random.default_rng(k)
+    a, w, bias = random_floats(rng, (m, k)), random_floats(rng, (k, n)), random_floats(rng, (n,))
+    ha, hw, hb = gl.upload(a), gl.upload(w, constant=True), gl.upload(bias)
+    (out,) = gl.run("_FusedMatMul", [ha, hw, hb], {"activation": act})
+    from conftest import assert_matches, run_ref
+    (want,) = run_ref("_FusedMatMul", [a, w, bias], {"activation": act})
+    assert_matches(gl.read(out), want, rtol=1e-4, atol=1e-4)
+    for h in (ha, hw, hb, out):
+        gl.dispose(h)

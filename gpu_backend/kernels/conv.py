@@ -10,13 +10,15 @@ layout run the generic one-value-per-call programs.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ShapeError, UnsupportedDTypeError
 from ..registry import GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
 from ..window import check_data_format, window_geometry
 from .elementwise import MATH
-from .matmul import ACTIVATIONS, parse_fused
+from .matmul import ACTIVATIONS, constant_vector_buffer, parse_fused
 
 ACTIVATION_LIB = ("lib/activation.glsl", None)
 
@@ -37,21 +39,26 @@ def _check(op: str, x: GLTensor, w: GLTensor, attrs: dict, depthwise: bool) -> N
         raise UnsupportedDTypeError(f"{op} takes float32 input and filter, got {x.dtype} and {w.dtype}")
 
 
-def _epilogue(op: str, inputs: list[GLTensor], attrs: dict, out_shape: tuple[int, ...], elem: bool
-              ) -> tuple[dict[str, Arg], list[tuple[str, str]], dict]:
+def _epilogue(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict, out_shape: tuple[int, ...],
+              elem: bool) -> tuple[dict[str, Arg], list[tuple[str, str]], dict]:
     act, has_bias, has_prelu = ("linear", False, False)
     if op.startswith("Fused"):
         act, has_bias, has_prelu = parse_fused(op, len(inputs), attrs)
     args: dict[str, Arg] = {}
+    bias_tb = None
     if has_bias:
         args["Bias"] = Arg(inputs[2], "bcast", elem=elem)
+        bias_tb = constant_vector_buffer(gl, inputs[2], out_shape[-1]) if not elem else None
+        if bias_tb is not None:
+            args["Bias"] = Arg(inputs[2], buffer=bias_tb)
     if has_prelu:
         args["Prelu"] = Arg(inputs[-1], "bcast", elem=elem)
     for name, a in args.items():
         if broadcast_shapes(a.tensor.shape, out_shape) != tuple(out_shape):
             raise ShapeError(f"{op}: {name.lower()} of shape {list(a.tensor.shape)} does not broadcast to the "
                              f"output shape {list(out_shape)}")
-    defines = [("HAS_BIAS", str(int(has_bias))), ("ACT", str(ACTIVATIONS[act])), ("GENERIC", str(int(elem)))]
+    defines = [("HAS_BIAS", str(int(has_bias))), ("ACT", str(ACTIVATIONS[act])), ("GENERIC", str(int(elem))),
+               ("BIAS_TB", str(int(bias_tb is not None)))]
     return args, defines, {"leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
 
 
@@ -64,7 +71,7 @@ def conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> l
     n = x.shape[0]
     out_shape = (n, win.out_h, win.out_w, cout)
     packed = x.view.packed and w.view.packed
-    args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not packed)
+    args, defines, uniforms = _epilogue(gl, op, inputs, attrs, out_shape, elem=not packed)
     uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
                     dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=cin, MULT=1)
     if packed and w.constant:
@@ -96,7 +103,7 @@ def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
     win = window_geometry(op, attrs, x.shape[1], x.shape[2], fh, fw)
     out_shape = (x.shape[0], win.out_h, win.out_w, c * mult)
     fast = x.view.packed and w.view.packed and mult == 1
-    args, defines, uniforms = _epilogue(op, inputs, attrs, out_shape, elem=not fast)
+    args, defines, uniforms = _epilogue(gl, op, inputs, attrs, out_shape, elem=not fast)
     uniforms.update(in_hw=(x.shape[1], x.shape[2]), ksize=(fh, fw), strides=(win.s_h, win.s_w),
                     dilations=(win.d_h, win.d_w), pad=(win.top, win.left), CIN=c, MULT=mult)
     if fast and w.constant:
@@ -117,8 +124,7 @@ def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
                    defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB], label=op)]
 
 
-def _pad_last(a: "np.ndarray") -> "np.ndarray":
+def _pad_last(a: np.ndarray) -> np.ndarray:
     """Zero-pad the last dimension to a multiple of 4 (whole RGBA texels)."""
-    import numpy as np
     pad = (-a.shape[-1]) % 4
     return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, pad)]) if pad else a

@@ -1,6 +1,8 @@
 """BatchMatMul / MatMul / _FusedMatMul: one packed output texel (4 columns) per fragment."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..layout import batch_view
 from ..registry import gl_kernel
@@ -60,26 +62,52 @@ def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict
         "A": Arg(a, view=batch_view(a.view, batch), elem=not packed),
         "B": Arg(b, view=batch_view(b.view, batch), elem=not packed),
     }
+    bias_tb = None
     if has_bias:
         args["Bias"] = Arg(inputs[2], "bcast", elem=not packed)
+        bias_tb = constant_vector_buffer(gl, inputs[2], n) if packed else None
     if has_prelu:
         args["Prelu"] = Arg(inputs[-1], "bcast", elem=not packed)
     for name in ("Bias", "Prelu"):
         if name in args:
             broadcast_shapes(args[name].tensor.shape, out_shape)  # validates
+    if bias_tb is not None:
+        args["Bias"] = Arg(inputs[2], buffer=bias_tb)
     defines = [("TA", str(int(ta))), ("TB", str(int(tb))), ("HAS_BIAS", str(int(has_bias))),
-               ("ACT", str(ACTIVATIONS[act]))]
+               ("ACT", str(ACTIVATIONS[act])), ("BIAS_TB", str(int(bias_tb is not None)))]
     uniforms = {"K": k, "N": n, "leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+    # a constant 2-D B (a dense layer's weights) is read from a buffer texture, prepared once
+    bt = None
+    if packed and not ta and not tb and b.rank == 2 and b.constant:
+        bt = gl.buffer_texture(b, "matmul[K,N4]", lambda arr: _pad_last(arr).reshape(-1, 4))
+        if bt is not None:
+            args["B"] = Arg(b, buffer=bt)
+            uniforms["N4"] = (n + 3) // 4
     if packed and not ta and not tb and a.rank == 2 and b.rank == 2 and m * ((n + 3) // 4) <= SPLIT_K_MAX_TEXELS \
             and k >= SPLIT_K_MIN_K:
-        return [_split_k(gl, op, a, b, args, defines, uniforms, out_shape)]
+        return [_split_k(gl, op, a, b, args, defines, uniforms, out_shape, bt)]
+    if bt is not None:
+        return [gl.run("matmul.glsl", "packed_tb", "texel", args, out_shape, "float32", defines=defines,
+                       uniforms=uniforms, libs=[MATH, ("lib/activation.glsl", None)], packed=True, label=op)]
     section, style = ("packed", "texel") if packed else ("generic", "element")
     return [gl.run("matmul.glsl", section, style, args, out_shape, "float32", defines=defines, uniforms=uniforms,
                    libs=[MATH, ("lib/activation.glsl", None)], packed=packed if packed else None, label=op)]
 
 
+def constant_vector_buffer(gl: ProgramRunner, t: GLTensor, n: int) -> object:
+    """A constant 1-D [n] operand (a bias) as a buffer texture indexed by the output's channel texel."""
+    if not t.constant or t.shape != (n,) or t.dtype != "float32":
+        return None
+    return gl.buffer_texture(t, "vector[N4]", lambda a: _pad_last(a.reshape(1, n)).reshape(-1, 4))
+
+
+def _pad_last(a: np.ndarray) -> np.ndarray:
+    pad = (-a.shape[-1]) % 4
+    return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, pad)]) if pad else a
+
+
 def _split_k(gl: ProgramRunner, op: str, a: GLTensor, b: GLTensor, args: dict[str, Arg],
-             defines: list[tuple[str, str]], uniforms: dict, out_shape: tuple[int, ...]) -> GLTensor:
+             defines: list[tuple[str, str]], uniforms: dict, out_shape: tuple[int, ...], bt: object = None) -> GLTensor:
     m, k = a.shape
     n = b.shape[1]
     splits = max(2, min(16, k // 256))
@@ -87,7 +115,8 @@ def _split_k(gl: ProgramRunner, op: str, a: GLTensor, b: GLTensor, args: dict[st
     ks += (-ks) % 4
     splits = -(-k // ks)
     plain = [("TA", "0"), ("TB", "0"), ("HAS_BIAS", "0"), ("ACT", "0")]
-    partial = gl.run("matmul.glsl", "splitk", "texel", {"A": Arg(a), "B": Arg(b)}, (splits, m, n), "float32",
+    partial = gl.run("matmul.glsl", "splitk_tb" if bt is not None else "splitk", "texel",
+                     {"A": Arg(a), "B": Arg(b, buffer=bt)}, (splits, m, n), "float32",
                      defines=plain, uniforms=dict(uniforms, KS=ks), libs=[MATH, ("lib/activation.glsl", None)],
                      packed=True, label=f"{op}(split-K)")
     try:

@@ -10,7 +10,9 @@ uniform int CIN;            // input channels
 uniform int MULT;           // depthwise channel multiplier
 
 vec4 epilogue(vec4 acc, int c[OUT_R]) {
-#if HAS_BIAS
+#if HAS_BIAS && BIAS_TB
+    acc += texelFetch(Bias, c[OUT_R - 1]);      // a constant [C] bias in a buffer texture
+#elif HAS_BIAS
     acc += Bias_texel(c);
 #endif
 #if ACT == 6

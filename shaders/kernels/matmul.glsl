@@ -7,7 +7,9 @@ uniform int N;          // output columns
 
 #if HAS_BIAS || ACT == 6
 vec4 epilogue(vec4 acc, int c[OUT_R]) {
-#if HAS_BIAS
+#if HAS_BIAS && BIAS_TB
+    acc += texelFetch(Bias, c[OUT_R - 1]);      // a constant [C] bias in a buffer texture
+#elif HAS_BIAS
     acc += Bias_texel(c);
 #endif
 #if ACT == 6
@@ -154,6 +156,66 @@ vec4 compute(int c[OUT_R]) {
         p = P_advance(p, d);
     }
     return epilogue(acc, c);
+}
+
+//@section packed_tb
+// No transposes, B (a constant) in a buffer texture: texel (k, n4) at k * N4 + n4.
+uniform int N4;
+vec4 compute(int c[OUT_R]) {
+    int ac[OUT_R] = c;
+    ac[OUT_R - 1] = 0;
+    ivec2 pa = A_pos(ac), da = A_delta(OUT_R - 1);
+    int b = c[OUT_R - 1];
+    vec4 acc = vec4(0.0);
+    int k4n = K / 4;
+    for (int k4 = 0; k4 < k4n; ++k4) {
+        vec4 a = texelFetch(A, pa, 0);
+        acc += a.x * texelFetch(B, b);
+        acc += a.y * texelFetch(B, b + N4);
+        acc += a.z * texelFetch(B, b + 2 * N4);
+        acc += a.w * texelFetch(B, b + 3 * N4);
+        b += 4 * N4;
+        pa = A_advance(pa, da);
+    }
+    int rem = K - 4 * k4n;
+    if (rem > 0) {
+        vec4 a = texelFetch(A, pa, 0);
+        acc += a.x * texelFetch(B, b);
+        if (rem > 1) acc += a.y * texelFetch(B, b + N4);
+        if (rem > 2) acc += a.z * texelFetch(B, b + 2 * N4);
+    }
+    return epilogue(acc, c);
+}
+
+//@section splitk_tb
+// Split-K pass 1 with B (a constant) in a buffer texture.
+uniform int KS;
+uniform int N4;
+vec4 compute(int c[OUT_R]) {
+    int k0 = c[0] * KS;
+    int n = min(KS, K - k0);
+    int ac[2] = int[2](c[1], k0 / 4);
+    ivec2 pa = A_pos(ac), da = A_delta(1);
+    int b = k0 * N4 + c[2];
+    vec4 acc = vec4(0.0);
+    int k4n = n / 4;
+    for (int k4 = 0; k4 < k4n; ++k4) {
+        vec4 a = texelFetch(A, pa, 0);
+        acc += a.x * texelFetch(B, b);
+        acc += a.y * texelFetch(B, b + N4);
+        acc += a.z * texelFetch(B, b + 2 * N4);
+        acc += a.w * texelFetch(B, b + 3 * N4);
+        b += 4 * N4;
+        pa = A_advance(pa, da);
+    }
+    int rem = n - 4 * k4n;
+    if (rem > 0) {
+        vec4 a = texelFetch(A, pa, 0);
+        acc += a.x * texelFetch(B, b);
+        if (rem > 1) acc += a.y * texelFetch(B, b + N4);
+        if (rem > 2) acc += a.z * texelFetch(B, b + 2 * N4);
+    }
+    return acc;
 }
 
 //@section generic

@@ -8,24 +8,31 @@ uniform ivec3 out_dec[$R];          // per dim: (0 = x / 1 = y / 2 = flat, strid
 uniform vec2 out_rcp[$R];           // per dim: (1 / stride, 1 / size)
 
 //@section coords_L
-// Texel coordinates of this fragment; false for fragments past the tensor's end.
+// Texel coordinates of this fragment; false for fragments past the tensor's end.  Each axis is a
+// mixed-radix number of the dims on it; peel them off innermost first: one division per dim.
 bool out_coords(out int c[$R]) {
-    for (int i = 0; i < $R; ++i) {
-        int v = out_dec[i].x == 0 ? frag_pos.x : frag_pos.y;
-        int q = udiv(v, out_dec[i].y, out_rcp[i].x);
-        c[i] = q - udiv(q, out_dec[i].z, out_rcp[i].y) * out_dec[i].z;
+    int qx = frag_pos.x;
+    int qy = frag_pos.y;
+    for (int i = $R - 1; i >= 0; --i) {
+        bool on_x = out_dec[i].x == 0;
+        int q = on_x ? qx : qy;
+        int d = udiv(q, out_dec[i].z, out_rcp[i].y);
+        c[i] = q - d * out_dec[i].z;
+        if (on_x) qx = d; else qy = d;
     }
     return true;
 }
 
 //@section coords_F
-uniform int out_w;                  // texture width: flat texel t is at (t % out_w, t / out_w)
+uniform int out_w;                  // row pitch: flat texel t is at (t % out_w, t / out_w)
 uniform int out_n;                  // texels in the tensor
 bool out_coords(out int c[$R]) {
     int t = frag_pos.y * out_w + frag_pos.x;
-    for (int i = 0; i < $R; ++i) {
-        int q = udiv(t, out_dec[i].y, out_rcp[i].x);
-        c[i] = q - udiv(q, out_dec[i].z, out_rcp[i].y) * out_dec[i].z;
+    int q = t;
+    for (int i = $R - 1; i >= 0; --i) {
+        int d = udiv(q, out_dec[i].z, out_rcp[i].y);
+        c[i] = q - d * out_dec[i].z;
+        q = d;
     }
     return t < out_n;
 }
