@@ -68,6 +68,15 @@ class View:
     splat: bool = False
     row: int = 0            # texels per row of the dense interpretation (0: the texture width)
 
+    def __hash__(self) -> int:
+        # views key several caches on every draw: hash the fields once
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.shape, self.packed, self.mode, self.tshape, self.strides, self.offset, self.width,
+                      self.height, self.splat, self.row))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def rank(self) -> int:
         return len(self.tshape)

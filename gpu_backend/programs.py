@@ -50,14 +50,18 @@ class ProgramCache:
         self.first_draw_ms = 0.0
 
     def get(self, spec: ProgramSpec) -> CompiledProgram:
+        return self.lookup(spec)[0]
+
+    def lookup(self, spec: ProgramSpec) -> tuple[CompiledProgram, bool]:
+        """(program, compiled now?) with one cache probe."""
         prog = self._programs.get(spec)
         if prog is not None:
             self.hits += 1
-            return prog
+            return prog, False
         self.misses += 1
         prog = self._compile(spec)
         self._programs[spec] = prog
-        return prog
+        return prog, True
 
     def __contains__(self, spec: ProgramSpec) -> bool:
         return spec in self._programs

@@ -281,8 +281,7 @@ class ProgramRunner:
              buffers: Sequence[tuple[str, Any]] = ()) -> None:
         prof = self.profiler
         t0 = time.perf_counter()
-        compiled_now = spec not in self.programs
-        prog = self.programs.get(spec)
+        prog, compiled_now = self.programs.lookup(spec)
         t1 = time.perf_counter()
         storage = out.storage
         assert storage is not None

@@ -105,6 +105,13 @@ class ProgramSpec:
     libs: tuple[tuple[str, str | None], ...] = ()  # extra (file, section) sources before the kernel
     label: str = field(default="", compare=False)  # for profiles and error messages only
 
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.kernel, self.section, self.style, self.inputs, self.output, self.defines, self.libs))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     def describe(self) -> str:
         ins = ",".join(f"{i.name}:{i.dtype[0]}{i.rank}{'p' if i.packed else 'u'}{i.mode}{'s' if i.splat else ''}"
                        for i in self.inputs)
