@@ -50,9 +50,11 @@ def input_args(model_json: Path, tmp: Path) -> list[str]:
             for k in z.files:
                 f = tmp / (k.replace(":", "_").replace("/", "_") + ".npy")
                 np.save(f, z[k])
-                args += ["--input-file", f"{k.split(':')[0]}={f}"]
+                name = k.split(':')[0]
+                args += ["--input-shape", f"{name}={','.join(map(str, z[k].shape))}", "--input-file", f"{name}={f}"]
     elif (folder / "input.npy").exists():
-        args += ["--input-file", str(folder / "input.npy")]
+        shape = np.load(folder / "input.npy", mmap_mode="r").shape
+        args += ["--input-shape", ",".join(map(str, shape)), "--input-file", str(folder / "input.npy")]
     return args
 
 
@@ -68,8 +70,9 @@ def run_peer(peer: Path, model_json: Path, backend: str, runs: int, tmp: Path, l
     if r.returncode != 0:
         return {"error": (r.stderr or r.stdout).strip()[-800:]}
     d = json.loads(out.read_text())
-    warm = d.get("warm", {})
-    return {"load_ms": d.get("loadMs"), "first_ms": d.get("firstInferenceMs"), "warm_median_ms": warm.get("median"),
+    t = d.get("timings", {})
+    return {"load_ms": t.get("loadMs"), "first_ms": t.get("firstInferenceMs"),
+            "warm_median_ms": t.get("warm", {}).get("medianMs"),
             "renderer": (d.get("backend", {}).get("webgl") or {}).get("unmaskedRenderer")}
 
 

@@ -19,7 +19,13 @@ GL_TEXTURE_BUFFER = 0x8C2A
 GL_RGBA32F = 0x8814
 GL_RGBA32I = 0x8D82
 
-FIRST_UNIT = 16          # buffer textures use units from here; 2D inputs use units from 0
+# Units are numbered per program in input order, 2D and buffer samplers alike, with no gaps: llvmpipe
+# keys its shader variants on the texture state of every unit up to the highest one a program reads,
+# so a gap (say buffers from unit 16) would let stale textures left on the units between by other
+# programs force a fresh JIT (40-200 ms) whenever their sizes or formats change.  New buffer textures
+# are bound on a scratch unit while they are filled; that binding is harmless afterwards, since a
+# unit's buffer binding is only read by a program that declares a samplerBuffer there.
+SCRATCH_UNIT = 15        # GL 3.3 guarantees 16 fragment texture units
 
 
 class GLFunctions:
@@ -56,6 +62,21 @@ class GLFunctions:
         self.get_uniform_location = fn("glGetUniformLocation", ctypes.c_int, u, ctypes.c_char_p)
 
 
+def stable_texel_count(n: int) -> int:
+    """The texel count a buffer texture of n texels is padded to, so all get one shader variant.
+
+    llvmpipe (Mesa 22-24) keys fragment-shader variants on two properties of a buffer view that it
+    reads through the texture fields: whether the buffer's byte size is a power of two, and whether
+    bits 8-15 of that size are zero (the union with `last_level`).  Weights of every size would
+    otherwise give up to four JIT compiles (about 100 ms each) per program.  Padding 16-byte texels
+    to a count whose byte size is not a power of two and has a non-zero bit in 8-15 costs at most
+    16 texels."""
+    n = max(n, 17)
+    while (n >> 4) & 0xFF == 0 or n & (n - 1) == 0:
+        n += 1
+    return n
+
+
 class BufferTexture:
     """A GL buffer holding RGBA texels, viewed as a buffer texture."""
 
@@ -63,13 +84,16 @@ class BufferTexture:
         assert texels.ndim == 2 and texels.shape[1] == 4
         self.gl = gl
         self.texels = texels.shape[0]
+        padded = stable_texel_count(self.texels)
+        if padded != self.texels:
+            texels = np.concatenate([texels, np.zeros((padded - self.texels, 4), texels.dtype)])
         self.nbytes = texels.nbytes
         fmt = GL_RGBA32I if texels.dtype.kind == "i" else GL_RGBA32F
         self.buffer = ctx.buffer(np.ascontiguousarray(texels).tobytes())
         name = ctypes.c_uint(0)
         gl.gen_textures(1, ctypes.byref(name))
         self.name = name.value
-        gl.active_texture(GL_TEXTURE0 + FIRST_UNIT)
+        gl.active_texture(GL_TEXTURE0 + SCRATCH_UNIT)
         gl.bind_texture(GL_TEXTURE_BUFFER, self.name)
         gl.tex_buffer(GL_TEXTURE_BUFFER, fmt, self.buffer.glo)
 

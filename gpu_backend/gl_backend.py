@@ -55,8 +55,8 @@ class GLBackend(Backend):
             limit = min(limit, int(max_texture_size))
         self.layout = layout
         try:
-            # buffer textures take units 16..23, beside the 2D inputs' units 0..15
-            raw_gl = GLFunctions(self._gl.kind) if self.info.max_texture_units >= 24 else None
+            # buffer textures share the per-program units with 2D inputs
+            raw_gl = GLFunctions(self._gl.kind) if self.info.max_texture_units >= 16 else None
         except Exception:          # an external or unusual context: kernels use 2D textures only
             raw_gl = None
         self.runner = ProgramRunner(self._gl.ctx, limit, layout == "packed", pool_limit_bytes, raw_gl)

@@ -157,13 +157,15 @@ def _l_strides(tshape: tuple[int, ...], split: int) -> tuple[tuple[int, int], ..
 
 
 def npot(n: int, max_size: int) -> int:
-    """n, or n + 1 when n is a power of two (and that still fits).
+    """The smallest size >= n that is not a power of two (and still fits).
 
     Mesa's llvmpipe keys its compiled fragment-shader variants on whether each sampled texture's
     width and height are powers of two, so a program drawn once with a 16x4 input and once with a
     15x3 one is JIT-compiled twice (40-200 ms each).  Never allocating power-of-two sizes keeps one
     variant per program; the cost is one unused row or column of texels at most."""
-    return n + 1 if n & (n - 1) == 0 and n + 1 <= max_size else n
+    while n & (n - 1) == 0 and n + 1 <= max_size:     # 1 -> 3, 2 -> 3, 4 -> 5
+        n += 1
+    return n
 
 
 def plan_layout(shape: Sequence[int], packed: bool, max_size: int, name: str = "tensor",

@@ -14,9 +14,9 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from .buffers import FIRST_UNIT, set_sampler_units
+from .buffers import set_sampler_units
 from .errors import ShaderCompileError
-from .shader import ProgramSpec, build_source
+from .shader import ProgramSpec, build_source, glsl_file
 
 VERTEX_SHADER = """#version 330
 in vec2 pos;
@@ -83,7 +83,7 @@ class ProgramCache:
         buffer_units: dict[str, int] = {}
         for unit, inp in enumerate(spec.inputs):
             if inp.mode == "buffer":
-                buffer_units[inp.name] = FIRST_UNIT + unit
+                buffer_units[inp.name] = unit
                 uniforms.pop(inp.name, None)
             elif inp.name in uniforms:
                 uniforms[inp.name].value = unit
@@ -92,6 +92,29 @@ class ProgramCache:
             set_sampler_units(self.raw_gl, program, buffer_units)
             units.update(buffer_units)
         return CompiledProgram(spec, program, vao, uniforms, units, ms, source)
+
+    def settle_sampler_slots(self, texture: moderngl.Texture, fbo: moderngl.Framebuffer) -> float:
+        """Give the first 16 sampler slots the tensor textures' sampler state; returns the ms spent.
+
+        A buffer texture sets no sampler state, and llvmpipe includes the state a slot last held in
+        its shader-variant key, so a program reading weights from buffer textures was JIT-compiled
+        again (40-200 ms) whenever the program drawn before it left other state in those slots:
+        a second predict() paid 300 ms of compiles and the driver's disk cache never settled.  One
+        draw that samples a tensor-like texture in every slot makes that state the same for all
+        draws that follow (every tensor texture has the same sampler state)."""
+        t0 = time.perf_counter()
+        program = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=glsl_file("lib/sampler_slots.glsl"))
+        vao = self.ctx.vertex_array(program, [(self._quad, "2f", "pos")])
+        for unit in range(16):
+            program[f"S{unit}"].value = unit
+            texture.use(unit)
+        fbo.use()
+        self.ctx.viewport = (0, 0, 1, 1)
+        vao.render(moderngl.TRIANGLE_STRIP)
+        self.ctx.finish()
+        vao.release()
+        program.release()
+        return (time.perf_counter() - t0) * 1e3
 
     def programs(self) -> list[CompiledProgram]:
         return list(self._programs.values())

@@ -93,6 +93,7 @@ class ProgramRunner:
         # tensors derived from another tensor (e.g. a filter relaid out for a kernel), kept while the
         # source texture lives: weights are prepared once per model, not once per call
         self._derived: dict[tuple[int, Any], tuple[Storage, GLTensor]] = {}
+        self._sampler_slots_settled = False    # see ProgramCache.settle_sampler_slots
 
     # -- allocation and views --------------------------------------------------------
     def alloc(self, shape: Sequence[int], dtype: str, packed: bool | None = None, name: str = "output") -> GLTensor:
@@ -135,6 +136,13 @@ class ProgramRunner:
         if self.raw_gl is None:
             return None
         from .buffers import BufferTexture
+        if not self._sampler_slots_settled:
+            self._sampler_slots_settled = True
+            scratch = self.alloc((3, 4), "float32", packed=True, name="sampler slots")
+            assert scratch.storage is not None
+            scratch.storage.fbo = scratch.storage.fbo or self.ctx.framebuffer(color_attachments=[scratch.storage.texture])
+            self.programs.first_draw_ms += self.programs.settle_sampler_slots(scratch.storage.texture, scratch.storage.fbo)
+            self.release(scratch)
         return self.derived(t, ("buffer", key), lambda: BufferTexture(self.ctx, self.raw_gl, texels(self.read(t))))
 
     def _evict_derived(self, storage: Storage) -> None:

@@ -86,3 +86,22 @@ def test_layout_sizes_match_math():
     for shape in [(1, 3), (10, 10, 10), (1, 64, 64, 24)]:
         v = plan_layout(shape, True, 16384)
         assert v.width * v.height >= math.prod(texel_shape(shape, True))
+
+
+def test_texture_sizes_are_never_powers_of_two():
+    """llvmpipe compiles a shader variant per power-of-two-ness of each sampled texture's sides."""
+    from gpu_backend.layout import npot
+    for n in range(1, 5000):
+        m = npot(n, 16384)
+        assert m >= n and m - n <= 2 and m & (m - 1) != 0, (n, m)
+    assert npot(16384, 16384) == 16384          # no room to grow: kept
+
+
+def test_buffer_texture_sizes_share_one_driver_variant():
+    """Buffer byte sizes padded so llvmpipe's variant key bits (power of two, bits 8-15) never vary."""
+    from gpu_backend.buffers import stable_texel_count
+    for n in list(range(1, 9000)) + [65536, 65535, 1 << 20, (1 << 20) + 3]:
+        m = stable_texel_count(n)
+        nbytes = 16 * m
+        assert m >= n and m - n <= 17, (n, m)
+        assert nbytes & (nbytes - 1) != 0 and (nbytes >> 8) & 0xFF != 0, (n, m)
