@@ -3,10 +3,9 @@
 The plan holds labels, axes, permutations and shapes only, no numbers, so any
 backend can execute it with its own primitives; the GL backend runs it with its
 registered Transpose / Sum / Multiply / BatchMatMul kernels (kernels/misc.py).
-Tokenising and validating the equation reuses the reference's public
-`parse_equation`, so both backends reject the same equations with the same
-messages; `expand_labels` follows the reference's '...' rules (right-aligned
-broadcasting, implicit output = '...' then the labels used once, sorted).
+Tokenising, validating and expanding the equation live in einsum_equation.py,
+shared with the numpy reference, so both backends reject the same equations with
+the same messages and read '...' the same way.
 
 Steps, for each operand: drop '...' dimensions of size 1 that broadcast against a
 larger one (the operand is constant along them, so they belong to the other
@@ -25,71 +24,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import ShapeError
-from .reference.misc import parse_equation
-from .shapes import broadcast_shapes
-
-ELLIPSIS = "..."
+from .einsum_equation import expand_labels, parse_equation
 
 Shape = tuple[int, ...]
-
-
-def expand_labels(terms: list[list[str]], out: list[str] | None, shapes: Sequence[Shape],
-                  equation: str) -> tuple[list[list[str]], list[str], dict[str, int]]:
-    """('...' replaced by per-dimension labels '#k', output labels, size of every label).
-
-    '...' dimensions are right-aligned across operands (numpy broadcasting) and their sizes
-    broadcast; named labels must agree exactly.
-    """
-    ell_ranks = []
-    for i, (term, shape) in enumerate(zip(terms, shapes)):
-        named = sum(1 for t in term if t != ELLIPSIS)
-        if ELLIPSIS in term:
-            if len(shape) < named:
-                raise ShapeError(f"Einsum {equation!r}: operand {i} has rank {len(shape)} but its term needs at "
-                                 f"least {named} dimensions")
-            ell_ranks.append(len(shape) - named)
-        else:
-            if len(shape) != named:
-                raise ShapeError(f"Einsum {equation!r}: operand {i} has rank {len(shape)} (shape {list(shape)}) "
-                                 f"but its term names {named} dimensions")
-            ell_ranks.append(0)
-    n_ell = max(ell_ranks)
-    ell = [f"#{k}" for k in range(n_ell)]
-    expanded = []
-    for term, r in zip(terms, ell_ranks):
-        labels: list[str] = []
-        for t in term:
-            labels.extend(ell[n_ell - r:] if t == ELLIPSIS else [t])
-        expanded.append(labels)
-    if out is None:
-        counts: dict[str, int] = {}
-        for term in terms:
-            for t in term:
-                if t != ELLIPSIS:
-                    counts[t] = counts.get(t, 0) + 1
-        out_labels = ell + sorted(t for t, c in counts.items() if c == 1)
-    else:
-        out_labels = []
-        for t in out:
-            out_labels.extend(ell if t == ELLIPSIS else [t])
-    sizes: dict[str, int] = {}
-    ell_shapes = []
-    for i, (labels, shape) in enumerate(zip(expanded, shapes)):
-        ell_shapes.append(tuple(d for t, d in zip(labels, shape) if t.startswith("#")))
-        for axis, (t, d) in enumerate(zip(labels, shape)):
-            if not t.startswith("#") and sizes.setdefault(t, d) != d:
-                raise ShapeError(f"Einsum {equation!r}: label {t!r} is {sizes[t]} in one place but {d} at axis "
-                                 f"{axis} of operand {i} shaped {list(shape)}")
-    try:
-        ell_shape = broadcast_shapes(*ell_shapes)
-    except ShapeError as e:
-        raise ShapeError(f"Einsum {equation!r}: the '...' dimensions do not broadcast: {e}") from None
-    if n_ell and out is not None and ELLIPSIS not in out and math.prod(ell_shape) != 1:
-        raise ShapeError(f"Einsum {equation!r}: the operands have '...' dimensions {list(ell_shape)} but the "
-                         f"output term has no '...' to put them in")
-    sizes.update(zip(ell, ell_shape))
-    return expanded, out_labels, sizes
 
 
 @dataclass(frozen=True)

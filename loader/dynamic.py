@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, UnsupportedOpError
-from .executor import GRAPH_OPS, Executor, NodeError, NodePlan, RunStats, Value
+from .executor import GRAPH_OPS, Executor, NodeError, NodePlan, NotStatic, RunStats, Value
 from .graph import Graph, Node, TensorRef, function_graph
-from .op_mapping import OPS, MappingError, Params
 
 Ctx = tuple[tuple[str, int], ...]
 CONTROL_FLOW_OPS = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "RefSwitch", "RefMerge",
@@ -122,24 +121,10 @@ class DynamicExecutor(Executor):
             if node.op in GRAPH_OPS or node.op in DYNAMIC_GRAPH_OPS:
                 self.plans[node.name] = NodePlan(node, "graph", num_outputs=self._num_outputs(node))
                 continue
-            spec = OPS.get(node.op)
-            if spec is None:
-                unsupported.setdefault(node.op, []).append(node.name)
+            mapped = self._map_node(node, lambda i: self._const_param(node, i), unsupported, bad)
+            if mapped is None:
                 continue
-            params = spec.param_inputs(node)
-            call = None
-            try:
-                call = spec.mapper(node, Params(node, lambda i: self._const_param(node, i)))
-            except _NotConst:
-                pass
-            except MappingError as exc:
-                bad.append(f"  {node.name} ({node.op}): {exc}")
-                continue
-            kernel = call.kernel if call is not None else self._kernel_name(node, spec)
-            from gpu_backend.registry import NUMPY_KERNELS
-            if kernel not in self.backend_kernels and kernel not in NUMPY_KERNELS:
-                unsupported.setdefault(node.op, []).append(node.name)
-                continue
+            spec, params, call, kernel = mapped
             kind = "device" if kernel in self.backend_kernels else "fallback"
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)
         self.raise_unsupported(order, unsupported, bad)
@@ -194,7 +179,7 @@ class DynamicExecutor(Executor):
         src, k = node.inputs[i]
         if self.graph.nodes[src].op == "Const" and k == 0:
             return self.consts[src]
-        raise _NotConst()
+        raise NotStatic()
 
     def _needed(self, targets: list[str]) -> set[str]:
         needed: set[str] = set()
@@ -245,10 +230,6 @@ class DynamicExecutor(Executor):
             return kept
         finally:
             run.sweep(keep={id(v) for v in kept})
-
-
-class _NotConst(Exception):
-    pass
 
 
 class _Run:

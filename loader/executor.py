@@ -16,6 +16,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,8 +87,8 @@ class RunStats:
     fallback_ops: Counter = field(default_factory=Counter)
 
 
-class _Dynamic(Exception):
-    pass
+class NotStatic(Exception):
+    """A kernel parameter that is only known when the graph runs."""
 
 
 class Executor:
@@ -131,23 +132,10 @@ class Executor:
                 if self._is_host_static(node, host_static):
                     host_static.add(node.name)
                 continue
-            spec = OPS.get(node.op)
-            if spec is None:
-                unsupported.setdefault(node.op, []).append(node.name)
+            mapped = self._map_node(node, lambda i: self._static_value(node, i), unsupported, bad_attrs)
+            if mapped is None:
                 continue
-            params = spec.param_inputs(node)
-            call = None
-            try:
-                call = spec.mapper(node, Params(node, lambda i: self._static_value(node, i)))
-            except _Dynamic:
-                pass
-            except MappingError as exc:
-                bad_attrs.append(f"  {node.name} ({node.op}): {exc}")
-                continue
-            kernel = call.kernel if call is not None else self._kernel_name(node, spec)
-            if kernel not in self.backend_kernels and kernel not in NUMPY_KERNELS:
-                unsupported.setdefault(node.op, []).append(node.name)
-                continue
+            spec, params, call, kernel = mapped
             data_inputs = call.inputs if call is not None else [i for i in range(len(node.inputs)) if i not in params]
             host = all(self._input_host_static(node, i, host_static) for i in data_inputs)
             if host:
@@ -195,6 +183,30 @@ class Executor:
                     raise GraphError(f"node {node.name!r} reads output {k} of {src!r} ({plan.node.op}), which has "
                                      f"only {plan.num_outputs} output(s) here")
 
+    def _map_node(self, node: Node, value_of: Callable[[int], np.ndarray], unsupported: dict[str, list[str]],
+                  bad_attrs: list[str]) -> tuple[Any, list[int], Any, str] | None:
+        """(op spec, parameter inputs, kernel call or None when its parameters are only known at run
+        time, kernel name); None when the node cannot run, after recording it in `unsupported` or
+        `bad_attrs` so that every problem of the graph is reported at once."""
+        spec = OPS.get(node.op)
+        if spec is None:
+            unsupported.setdefault(node.op, []).append(node.name)
+            return None
+        params = spec.param_inputs(node)
+        call = None
+        try:
+            call = spec.mapper(node, Params(node, value_of))
+        except NotStatic:
+            pass
+        except MappingError as exc:
+            bad_attrs.append(f"  {node.name} ({node.op}): {exc}")
+            return None
+        kernel = call.kernel if call is not None else self._kernel_name(node, spec)
+        if kernel not in self.backend_kernels and kernel not in NUMPY_KERNELS:
+            unsupported.setdefault(node.op, []).append(node.name)
+            return None
+        return spec, params, call, kernel
+
     def _kernel_name(self, node: Node, spec: Any) -> str:
         # the mapping needs param values we only know at run time: map with placeholder values for the name
         for dummy in (np.ones((), np.int32), np.ones(4, np.int32), np.ones((4, 2), np.int32)):
@@ -209,7 +221,7 @@ class Executor:
         src_node = self.graph.nodes[src]
         if src_node.op == "Const" and k == 0:
             return self.consts[src]
-        raise _Dynamic()
+        raise NotStatic()
 
     def _input_host_static(self, node: Node, i: int, host_static: set[str]) -> bool:
         src, _ = node.inputs[i]

@@ -10,36 +10,18 @@ import math
 
 import numpy as np
 
-from ..dtypes import TF_DTYPES, normalize_dtype
 from ..errors import AttributeValueError
+from ..op_checks import dtype_attr, number_attr as _number
 from ..registry import GLFallback, gl_kernel
 from ..runner import GLTensor, ProgramRunner
 from ..slicing import int_list
 from .slicing import scalar_uniforms
 
 
-def _dtype(attrs: dict, default: str) -> str:
-    value = attrs.get("dtype") or default
-    if isinstance(value, str) and value in TF_DTYPES:
-        value = TF_DTYPES[value]
-    return normalize_dtype(value)
-
-
-def _number(op: str, attrs: dict, name: str) -> float | int | bool:
-    if name not in attrs or attrs[name] is None:
-        raise AttributeValueError(f"{op}: missing attribute {name!r}")
-    value = attrs[name]
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    if not isinstance(value, (int, float, bool, np.generic)):
-        raise AttributeValueError(f"{op}: {name} must be a number, got {value!r}")
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @gl_kernel("Range")
 def range_(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
     """ceil((stop - start) / step) values (none when negative); float32 size and values as TF."""
-    dtype = _dtype(attrs, "float32")
+    dtype = dtype_attr(attrs, "float32")
     start, stop, step = (_number(op, attrs, n) for n in ("start", "stop", "step"))
     if step == 0:
         raise AttributeValueError(f"{op}: step must be non-zero (start={start}, stop={stop})")
@@ -76,7 +58,7 @@ def fill(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> lis
     if any(d < 0 for d in shape):
         raise AttributeValueError(f"{op}: shape {list(shape)} has a negative dim")
     value = _number(op, attrs, "value")
-    dtype = _dtype(attrs, "bool" if isinstance(value, bool) else "float32")
+    dtype = dtype_attr(attrs, "bool" if isinstance(value, bool) else "float32")
     if math.prod(shape) == 0:
         return [gl.alloc(shape, dtype)]
     v = scalar_uniforms(value, dtype, op, "value")

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..einsum_plan import EinsumPlan, is_identity, plan_einsum
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..op_checks import band_bounds
 from ..registry import GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from .elementwise import MATH, binary
@@ -40,15 +41,7 @@ def matrix_band_part(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
                                       "(a negative value keeps the whole triangle)")
         lower = _band_bound(op, attrs["num_lower"], "num_lower")
         upper = _band_bound(op, attrs["num_upper"], "num_upper")
-    if x.rank < 2:
-        raise ShapeError(f"MatrixBandPart needs an input of rank >= 2, got shape {list(x.shape)}")
-    rows, cols = x.shape[-2], x.shape[-1]
-    if lower > rows:
-        raise AttributeValueError(f"MatrixBandPart: num_lower must be negative or <= the number of rows "
-                                  f"({rows}), got {lower}")
-    if upper > cols:
-        raise AttributeValueError(f"MatrixBandPart: num_upper must be negative or <= the number of columns "
-                                  f"({cols}), got {upper}")
+    band_bounds(lower, upper, x.shape)
     return [gl.run("misc.glsl", "band", "texel", {"X": Arg(x, "bcast")}, x.shape, x.dtype,
                    uniforms={"num_lower": lower, "num_upper": upper}, libs=[MATH], packed=x.view.packed,
                    label=op)]

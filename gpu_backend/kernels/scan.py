@@ -10,7 +10,8 @@ one program serves every shape and flag combination of a (rank, layout, dtype, o
 """
 from __future__ import annotations
 
-from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..errors import UnsupportedDTypeError
+from ..op_checks import scan_axis
 from ..registry import GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from .elementwise import MATH
@@ -19,24 +20,6 @@ from .elementwise import MATH
 # per call.  Past this the draw would run for seconds on a software driver (and trip a real GPU's
 # watchdog), so such calls run on the reference, whose scan is O(n).
 MAX_SCAN_STEPS = 1 << 28
-
-
-def scan_axis(op: str, attrs: dict, rank: int) -> int:
-    """The normalised scan axis, validated with the reference's rules and messages."""
-    axis = attrs.get("axis", 0)
-    if isinstance(axis, (list, tuple)):
-        if len(axis) != 1:
-            raise AttributeValueError(f"{op}: axis must be a single integer, got {axis!r}")
-        axis = axis[0]
-    try:
-        axis = int(axis)
-    except (TypeError, ValueError):
-        raise AttributeValueError(f"{op}: axis must be an integer, got {axis!r}") from None
-    if rank == 0:
-        raise ShapeError(f"{op} needs an input of rank >= 1 (TF has no scan axis for a scalar)")
-    if not -rank <= axis < rank:
-        raise AttributeValueError(f"{op}: axis {axis} is out of range [{-rank}, {rank}) for an input of rank {rank}")
-    return axis % rank
 
 
 @gl_kernel("Cumsum", "Cumprod")

@@ -18,9 +18,9 @@ reference does, so unsorted or NaN rows give the same (TF's) answer.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..op_checks import top_k_count
 from ..registry import GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from .elementwise import MATH
@@ -29,31 +29,13 @@ MAX_RANK_ROW = 4096
 MAX_ITERATE_WORK = 1 << 24
 
 
-def _int_attr(op: str, attrs: dict, name: str) -> int:
-    if name not in attrs:
-        raise AttributeValueError(f"{op} needs the attribute {name!r}")
-    value = attrs[name]
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value:
-        raise AttributeValueError(f"{op}: attribute {name!r} must be an integer, got {value!r}")
-    return int(value)
-
-
 @gl_kernel("TopK")
 def top_k(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
     x = inputs[0]
     if x.dtype not in ("float32", "int32"):
         raise UnsupportedDTypeError(f"TopK takes float32 or int32 input, got {x.dtype}")
-    if x.rank < 1:
-        raise ShapeError(f"TopK needs an input of rank >= 1, got a scalar (shape {list(x.shape)})")
-    k = _int_attr(op, attrs, "k")
+    k = top_k_count(op, attrs, x.shape)
     n = x.shape[-1]
-    if k < 0:
-        raise AttributeValueError(f"TopK: k must be >= 0, got k={k}")
-    if k > n:
-        raise AttributeValueError(f"TopK: k={k} is larger than the last dimension ({n}) of the input "
-                                  f"shaped {list(x.shape)}; use k <= {n}")
     out_shape = x.shape[:-1] + (k,)
     if k == 0:
         return [gl.alloc(out_shape, x.dtype), gl.alloc(out_shape, "int32")]

@@ -10,35 +10,18 @@ import math
 
 import numpy as np
 
-from ..dtypes import TF_DTYPES, normalize_dtype, numpy_dtype
+from ..dtypes import numpy_dtype
 from ..errors import AttributeValueError
+from ..op_checks import dtype_attr, number_attr as _number
 from ..registry import numpy_kernel
 from ..slicing import int_list
-
-
-def _dtype(op: str, attrs: dict, default: str) -> np.dtype:
-    value = attrs.get("dtype") or default
-    if isinstance(value, str) and value in TF_DTYPES:
-        value = TF_DTYPES[value]
-    return numpy_dtype(normalize_dtype(value))
-
-
-def _number(op: str, attrs: dict, name: str) -> float | int | bool:
-    if name not in attrs or attrs[name] is None:
-        raise AttributeValueError(f"{op}: missing attribute {name!r}")
-    value = attrs[name]
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    if not isinstance(value, (int, float, bool, np.generic)):
-        raise AttributeValueError(f"{op}: {name} must be a number, got {value!r}")
-    return value.item() if isinstance(value, np.generic) else value
 
 
 @numpy_kernel("Range")
 def range_(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     """start, start+step, ... up to (excluding) stop: ceil((stop - start) / step) values, none
     when that is negative (TF raises there instead; TF.js returns an empty tensor)."""
-    dtype = _dtype(op, attrs, "float32")
+    dtype = numpy_dtype(dtype_attr(attrs, "float32"))
     start, stop, step = (_number(op, attrs, n) for n in ("start", "stop", "step"))
     if step == 0:
         raise AttributeValueError(f"{op}: step must be non-zero (start={start}, stop={stop})")
@@ -67,7 +50,7 @@ def fill(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     if any(d < 0 for d in shape):
         raise AttributeValueError(f"{op}: shape {shape} has a negative dim")
     value = _number(op, attrs, "value")
-    dtype = _dtype(op, attrs, "bool" if isinstance(value, bool) else "float32")
+    dtype = numpy_dtype(dtype_attr(attrs, "bool" if isinstance(value, bool) else "float32"))
     return [np.full(shape, np.array(value).astype(dtype), dtype)]
 
 

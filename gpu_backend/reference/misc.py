@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import math
-import string
 
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..op_checks import band_bounds
 from ..registry import numpy_kernel
-from ..shapes import broadcast_shapes
 
 
 def _scalar_int(op: str, value: object, name: str) -> int:
@@ -37,15 +36,8 @@ def matrix_band_part(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.
                                       "(a negative value keeps the whole triangle)")
         lower = _scalar_int(op, attrs["num_lower"], "num_lower")
         upper = _scalar_int(op, attrs["num_upper"], "num_upper")
-    if x.ndim < 2:
-        raise ShapeError(f"MatrixBandPart needs an input of rank >= 2, got shape {list(x.shape)}")
+    band_bounds(lower, upper, x.shape)
     rows, cols = x.shape[-2], x.shape[-1]
-    if lower > rows:
-        raise AttributeValueError(f"MatrixBandPart: num_lower must be negative or <= the number of rows "
-                                  f"({rows}), got {lower}")
-    if upper > cols:
-        raise AttributeValueError(f"MatrixBandPart: num_upper must be negative or <= the number of columns "
-                                  f"({cols}), got {upper}")
     m = np.arange(rows)[:, None]
     n = np.arange(cols)[None, :]
     keep = ((lower < 0) | (m - n <= lower)) & ((upper < 0) | (n - m <= upper))
@@ -66,115 +58,7 @@ def diag(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
 
 # ----------------------------------------------------------------------------- Einsum
 
-_ELLIPSIS = "..."
-_LETTERS = frozenset(string.ascii_letters)
-
-
-def _tokens(term: str, equation: str) -> list[str]:
-    """Split one subscript term into labels: single letters and at most one '...'."""
-    out: list[str] = []
-    i = 0
-    while i < len(term):
-        if term.startswith(_ELLIPSIS, i):
-            if _ELLIPSIS in out:
-                raise AttributeValueError(f"Einsum: equation {equation!r} has more than one '...' in the "
-                                          f"term {term!r}")
-            out.append(_ELLIPSIS)
-            i += 3
-        elif term[i] in _LETTERS:
-            out.append(term[i])
-            i += 1
-        else:
-            raise AttributeValueError(f"Einsum: equation {equation!r} has the character {term[i]!r} in the term "
-                                      f"{term!r}; subscripts are letters a-z, A-Z and one optional '...'")
-    return out
-
-
-def parse_equation(equation: object, n_operands: int) -> tuple[list[list[str]], list[str] | None]:
-    """Input terms and the output term (None when implicit), validated like tf.einsum does."""
-    if not isinstance(equation, str):
-        raise AttributeValueError(f"Einsum needs the attribute 'equation' as a string, got {equation!r}")
-    eq = "".join(equation.split())
-    if eq.count("->") > 1:
-        raise AttributeValueError(f"Einsum: equation {equation!r} has more than one '->'")
-    lhs, arrow, rhs = eq.partition("->")
-    terms = [_tokens(t, equation) for t in lhs.split(",")]
-    if not 1 <= len(terms) <= 2:
-        raise AttributeValueError(f"Einsum: equation {equation!r} has {len(terms)} input terms; "
-                                  f"only 1 or 2 operands are supported")
-    if len(terms) != n_operands:
-        raise AttributeValueError(f"Einsum: equation {equation!r} has {len(terms)} input term(s) but "
-                                  f"{n_operands} operand(s) were given")
-    if not arrow:
-        return terms, None
-    out = _tokens(rhs, equation)
-    seen: set[str] = set()
-    known = {label for t in terms for label in t}
-    for label in out:
-        if label in seen:
-            raise AttributeValueError(f"Einsum: equation {equation!r} repeats the output label {label!r}")
-        seen.add(label)
-        if label != _ELLIPSIS and label not in known:
-            raise AttributeValueError(f"Einsum: equation {equation!r} has the output label {label!r} that no "
-                                      f"input term has")
-    return terms, out
-
-
-def _expand(terms: list[list[str]], out: list[str] | None, shapes: list[tuple[int, ...]],
-            equation: str) -> tuple[list[list[str]], list[str], dict[str, int]]:
-    """Replace '...' by per-dimension labels '#k' (right-aligned across operands, as in numpy
-    broadcasting), resolve the implicit output and check every label's size."""
-    ell_ranks = []
-    for i, (term, shape) in enumerate(zip(terms, shapes)):
-        named = sum(1 for t in term if t != _ELLIPSIS)
-        if _ELLIPSIS in term:
-            if len(shape) < named:
-                raise ShapeError(f"Einsum {equation!r}: operand {i} has rank {len(shape)} but its term needs at "
-                                 f"least {named} dimensions")
-            ell_ranks.append(len(shape) - named)
-        else:
-            if len(shape) != named:
-                raise ShapeError(f"Einsum {equation!r}: operand {i} has rank {len(shape)} (shape {list(shape)}) "
-                                 f"but its term names {named} dimensions")
-            ell_ranks.append(0)
-    n_ell = max(ell_ranks)
-    ell_labels = [f"#{k}" for k in range(n_ell)]
-    expanded = []
-    for term, r in zip(terms, ell_ranks):
-        labels: list[str] = []
-        for t in term:
-            labels.extend(ell_labels[n_ell - r:] if t == _ELLIPSIS else [t])
-        expanded.append(labels)
-    if out is None:
-        counts: dict[str, int] = {}
-        for term in terms:
-            for t in term:
-                if t != _ELLIPSIS:
-                    counts[t] = counts.get(t, 0) + 1
-        out_labels = ell_labels + sorted(t for t, c in counts.items() if c == 1)
-    else:
-        out_labels = []
-        for t in out:
-            out_labels.extend(ell_labels if t == _ELLIPSIS else [t])
-    sizes: dict[str, int] = {}
-    ell_shapes: list[tuple[int, ...]] = []
-    for i, (labels, shape) in enumerate(zip(expanded, shapes)):
-        ell_shapes.append(tuple(d for t, d in zip(labels, shape) if t.startswith("#")))
-        for axis, (t, d) in enumerate(zip(labels, shape)):
-            if t.startswith("#"):
-                continue
-            if sizes.setdefault(t, d) != d:
-                raise ShapeError(f"Einsum {equation!r}: label {t!r} is {sizes[t]} in one place but {d} at axis "
-                                 f"{axis} of operand {i} shaped {list(shape)}")
-    try:
-        ell_shape = broadcast_shapes(*ell_shapes)
-    except ShapeError as e:
-        raise ShapeError(f"Einsum {equation!r}: the '...' dimensions do not broadcast: {e}") from None
-    if n_ell and (out is not None) and _ELLIPSIS not in out and math.prod(ell_shape) != 1:
-        raise ShapeError(f"Einsum {equation!r}: the operands have '...' dimensions {list(ell_shape)} but the "
-                         f"output term has no '...' to put them in")
-    sizes.update(zip(ell_labels, ell_shape))
-    return expanded, out_labels, sizes
+from ..einsum_equation import expand_labels, parse_equation
 
 
 def _take_diagonals(x: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -198,7 +82,7 @@ def _sum_out(x: np.ndarray, labels: list[str], keep: set[str]) -> tuple[np.ndarr
 
 def _einsum(equation: str, operands: list[np.ndarray]) -> np.ndarray:
     terms, out = parse_equation(equation, len(operands))
-    labels_list, out_labels, sizes = _expand(terms, out, [x.shape for x in operands], equation)
+    labels_list, out_labels, sizes = expand_labels(terms, out, [x.shape for x in operands], equation)
     prepared = []
     for x, labels in zip(operands, labels_list):
         x, labels = _take_diagonals(x, labels)

@@ -15,25 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..errors import UnsupportedDTypeError
+from ..op_checks import scan_axis
 from ..registry import numpy_kernel
-
-
-def _scan_axis(op: str, attrs: dict, rank: int) -> int:
-    axis = attrs.get("axis", 0)
-    if isinstance(axis, (list, tuple)):
-        if len(axis) != 1:
-            raise AttributeValueError(f"{op}: axis must be a single integer, got {axis!r}")
-        axis = axis[0]
-    try:
-        axis = int(axis)
-    except (TypeError, ValueError):
-        raise AttributeValueError(f"{op}: axis must be an integer, got {axis!r}") from None
-    if rank == 0:
-        raise ShapeError(f"{op} needs an input of rank >= 1 (TF has no scan axis for a scalar)")
-    if not -rank <= axis < rank:
-        raise AttributeValueError(f"{op}: axis {axis} is out of range [{-rank}, {rank}) for an input of rank {rank}")
-    return axis % rank
 
 
 @numpy_kernel("Cumsum", "Cumprod")
@@ -43,7 +27,7 @@ def cumulative(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarra
     x = inputs[0]
     if x.dtype.kind not in "fi":
         raise UnsupportedDTypeError(f"{op} takes float32 or int32 input, got {x.dtype}")
-    axis = _scan_axis(op, attrs, x.ndim)
+    axis = scan_axis(op, attrs, x.ndim)
     exclusive = bool(attrs.get("exclusive", False))
     reverse = bool(attrs.get("reverse", False))
     dtype = np.float32 if x.dtype.kind == "f" else np.int32

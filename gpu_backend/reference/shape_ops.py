@@ -10,22 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError
+from ..op_checks import single_int as _single_int
 from ..registry import numpy_kernel
 from ..shapes import normalize_axis
 from ..slicing import (batch_to_space_shape, block_size_attr, depth_to_space_shape, int_list, space_to_batch_shape,
                        space_to_depth_shape)
-
-
-def _single_int(value: object, op: str, name: str) -> int:
-    """TF.js sometimes hands a one-element list where TF has a scalar (ExpandDims' dim)."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise AttributeValueError(f"{op}: {name} must be a single int, got {value!r}")
-        value = value[0]
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise AttributeValueError(f"{op}: {name} must be an int, got {value!r}") from None
 
 
 @numpy_kernel("ExpandDims")

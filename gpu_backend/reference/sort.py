@@ -4,18 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..op_checks import top_k_count
 from ..registry import numpy_kernel
-
-
-def _int_attr(op: str, attrs: dict, name: str, default: object = ...) -> int:
-    value = attrs.get(name, default)
-    if value is ...:
-        raise AttributeValueError(f"{op} needs the attribute {name!r}")
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value:
-        raise AttributeValueError(f"{op}: attribute {name!r} must be an integer, got {value!r}")
-    return int(value)
 
 
 @numpy_kernel("TopK")
@@ -35,15 +25,7 @@ def top_k(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = inputs[0]
     if x.dtype.kind not in "fi":
         raise UnsupportedDTypeError(f"TopK takes float32 or int32 input, got {x.dtype}")
-    if x.ndim < 1:
-        raise ShapeError(f"TopK needs an input of rank >= 1, got a scalar (shape {list(x.shape)})")
-    k = _int_attr(op, attrs, "k")
-    n = x.shape[-1]
-    if k < 0:
-        raise AttributeValueError(f"TopK: k must be >= 0, got k={k}")
-    if k > n:
-        raise AttributeValueError(f"TopK: k={k} is larger than the last dimension ({n}) of the input "
-                                  f"shaped {list(x.shape)}; use k <= {n}")
+    k = top_k_count(op, attrs, x.shape)
     if x.dtype.kind == "f":
         # key ascending == value descending; NaN keys sort last in numpy, i.e. below every number
         key = -x.astype(np.float64)

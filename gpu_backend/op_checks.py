@@ -1,0 +1,101 @@
+"""Attribute and shape checks shared by the GL kernels and the numpy reference.
+
+Both backends must refuse the same calls with the same messages (the tests compare them), so each
+check lives here once and both sides call it."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .dtypes import TF_DTYPES, normalize_dtype
+from .errors import AttributeValueError, ShapeError
+
+
+def single_int(value: object, op: str, name: str) -> int:
+    """TF.js sometimes hands a one-element list where TF has a scalar (ExpandDims' dim)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise AttributeValueError(f"{op}: {name} must be a single int, got {value!r}")
+        value = value[0]
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise AttributeValueError(f"{op}: {name} must be an int, got {value!r}") from None
+
+
+def int_attr(op: str, attrs: dict, name: str, default: object = ...) -> int:
+    """An integral attribute (a one-element list is accepted); a missing one without default raises."""
+    value = attrs.get(name, default)
+    if value is ...:
+        raise AttributeValueError(f"{op} needs the attribute {name!r}")
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value:
+        raise AttributeValueError(f"{op}: attribute {name!r} must be an integer, got {value!r}")
+    return int(value)
+
+
+def number_attr(op: str, attrs: dict, name: str) -> float | int | bool:
+    """A required scalar attribute as a Python number (one-element arrays are unwrapped)."""
+    if name not in attrs or attrs[name] is None:
+        raise AttributeValueError(f"{op}: missing attribute {name!r}")
+    value = attrs[name]
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if not isinstance(value, (int, float, bool, np.generic)):
+        raise AttributeValueError(f"{op}: {name} must be a number, got {value!r}")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def dtype_attr(attrs: dict, default: str) -> str:
+    """The 'dtype' attribute (TF enum name or numpy-style name) as a backend dtype name."""
+    value = attrs.get("dtype") or default
+    if isinstance(value, str) and value in TF_DTYPES:
+        value = TF_DTYPES[value]
+    return normalize_dtype(value)
+
+
+def scan_axis(op: str, attrs: dict, rank: int) -> int:
+    """The normalised axis of Cumsum/Cumprod."""
+    axis = attrs.get("axis", 0)
+    if isinstance(axis, (list, tuple)):
+        if len(axis) != 1:
+            raise AttributeValueError(f"{op}: axis must be a single integer, got {axis!r}")
+        axis = axis[0]
+    try:
+        axis = int(axis)
+    except (TypeError, ValueError):
+        raise AttributeValueError(f"{op}: axis must be an integer, got {axis!r}") from None
+    if rank == 0:
+        raise ShapeError(f"{op} needs an input of rank >= 1 (TF has no scan axis for a scalar)")
+    if not -rank <= axis < rank:
+        raise AttributeValueError(f"{op}: axis {axis} is out of range [{-rank}, {rank}) for an input of rank {rank}")
+    return axis % rank
+
+
+def top_k_count(op: str, attrs: dict, shape: Sequence[int]) -> int:
+    """TopK's k, checked against the input's last dimension."""
+    if len(shape) < 1:
+        raise ShapeError(f"TopK needs an input of rank >= 1, got a scalar (shape {list(shape)})")
+    k = int_attr(op, attrs, "k")
+    n = shape[-1]
+    if k < 0:
+        raise AttributeValueError(f"TopK: k must be >= 0, got k={k}")
+    if k > n:
+        raise AttributeValueError(f"TopK: k={k} is larger than the last dimension ({n}) of the input "
+                                  f"shaped {list(shape)}; use k <= {n}")
+    return k
+
+
+def band_bounds(lower: int, upper: int, shape: Sequence[int]) -> None:
+    """MatrixBandPart's bounds: negative (the whole triangle) or within the matrix, as TF requires."""
+    if len(shape) < 2:
+        raise ShapeError(f"MatrixBandPart needs an input of rank >= 2, got shape {list(shape)}")
+    rows, cols = shape[-2], shape[-1]
+    if lower > rows:
+        raise AttributeValueError(f"MatrixBandPart: num_lower must be negative or <= the number of rows "
+                                  f"({rows}), got {lower}")
+    if upper > cols:
+        raise AttributeValueError(f"MatrixBandPart: num_upper must be negative or <= the number of columns "
+                                  f"({cols}), got {upper}")
