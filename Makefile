@@ -34,7 +34,9 @@ demo: setup
 bench: setup
 	mkdir -p bench/results
 	$(PY) -m pytest bench/test_bench_core.py -q --benchmark-json=bench/results/core.json
+	$(PY) -m pytest bench/test_bench_models.py -q --benchmark-json=bench/results/models.json
 	$(PY) bench/report.py bench/results/core.json
+	$(PY) bench/report.py bench/results/models.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -14,9 +14,11 @@ import pytest
 BACKENDS = ["gl-packed", "gl-unpacked", "numpy"]
 
 
-def bench_kernel(benchmark, backends, name: str, op: str, arrays, attrs=None, group: str = "") -> None:
+def bench_kernel(benchmark, backends, name: str, op: str, arrays, attrs=None, group: str = "",
+                 constants: tuple[int, ...] = ()) -> None:
+    """`constants`: indices of the arrays uploaded as constants (weights, as a model's loader does)."""
     b = backends[name]
-    handles = [b.upload(a) for a in arrays]
+    handles = [b.upload(a, constant=i in constants) for i, a in enumerate(arrays)]
 
     def once() -> None:
         outs = b.run(op, handles, attrs or {})

@@ -38,7 +38,7 @@ def test_conv(benchmark, backends, backend, name):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(xs).astype(np.float32)
     w = (rng.standard_normal(ws) * 0.1).astype(np.float32)
-    bench_kernel(benchmark, backends, backend, op, [x, w], attrs, group=name)
+    bench_kernel(benchmark, backends, backend, op, [x, w], attrs, group=name, constants=(1,))
 
 
 def _im2col_conv(b, x, w, fh: int, fw: int):
@@ -69,8 +69,8 @@ def test_conv_strategy(benchmark, backends, strategy):
     rng = np.random.default_rng(1)
     x = b.upload(rng.standard_normal((1, 64, 64, 32)).astype(np.float32))
     w33 = rng.standard_normal((3, 3, 32, 32)).astype(np.float32) * 0.1
-    w = b.upload(w33)
-    w1 = b.upload(w33.reshape(1, 1, 9 * 32, 32))
+    w = b.upload(w33, constant=True)
+    w1 = b.upload(w33.reshape(1, 1, 9 * 32, 32), constant=True)
     info = {}
 
     def once() -> None:

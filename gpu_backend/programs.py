@@ -18,6 +18,10 @@ from .buffers import set_sampler_units
 from .errors import ShaderCompileError
 from .shader import ProgramSpec, build_source, glsl_file
 
+# Sampler slots given a canonical state before buffer textures are used: more than the inputs of any
+# kernel that reads buffer textures (conv, depthwise, matmul: at most 5).
+SETTLED_SLOTS = 8
+
 VERTEX_SHADER = """#version 330
 in vec2 pos;
 void main() { gl_Position = vec4(pos, 0.0, 1.0); }
@@ -94,7 +98,7 @@ class ProgramCache:
         return CompiledProgram(spec, program, vao, uniforms, units, ms, source)
 
     def settle_sampler_slots(self, texture: moderngl.Texture, fbo: moderngl.Framebuffer) -> float:
-        """Give the first 16 sampler slots the tensor textures' sampler state; returns the ms spent.
+        """Give the first SETTLED_SLOTS sampler slots the tensor textures' sampler state; returns the ms spent.
 
         A buffer texture sets no sampler state, and llvmpipe includes the state a slot last held in
         its shader-variant key, so a program reading weights from buffer textures was JIT-compiled
@@ -105,7 +109,7 @@ class ProgramCache:
         t0 = time.perf_counter()
         program = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=glsl_file("lib/sampler_slots.glsl"))
         vao = self.ctx.vertex_array(program, [(self._quad, "2f", "pos")])
-        for unit in range(16):
+        for unit in range(SETTLED_SLOTS):
             program[f"S{unit}"].value = unit
             texture.use(unit)
         fbo.use()

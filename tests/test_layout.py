@@ -105,3 +105,11 @@ def test_buffer_texture_sizes_share_one_driver_variant():
         nbytes = 16 * m
         assert m >= n and m - n <= 17, (n, m)
         assert nbytes & (nbytes - 1) != 0 and (nbytes >> 8) & 0xFF != 0, (n, m)
+
+
+def test_layout_spreads_tiles_over_raster_threads():
+    """One 64x64 tile runs on one llvmpipe thread: two half tiles beat one full one on 2 threads."""
+    from gpu_backend.layout import raster_cost
+    assert raster_cost(98, 32, 2) < raster_cost(49, 64, 2)
+    assert raster_cost(49, 64, 1) <= raster_cost(98, 32, 1)          # one thread: fewer tiles win
+    assert raster_cost(512, 512, 2) < raster_cost(16384, 16, 2)       # long thin strips still lose
