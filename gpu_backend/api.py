@@ -95,6 +95,19 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Release every resource; the backend is unusable afterwards."""
 
+    # -- optional: recording a run to replay it (see gpu_backend/recording.py) -----------------
+    def begin_recording(self) -> Any:
+        """Start recording what the following calls do; returns a tape, or None when this backend
+        cannot replay (the default).  The caller may set ``tape.node`` to label the commands."""
+        return None
+
+    def end_recording(self, tape: Any, feeds: Mapping[str, np.ndarray], n_outputs: int) -> tuple[Any, str]:
+        """Stop recording.  `feeds` are the arrays uploaded as inputs (matched by identity) and the
+        last `n_outputs` reads are the outputs.  Returns (recording, "") where the run can be replayed
+        with ``recording.replay(feeds)``, else (None, why not).  Release a recording with
+        ``recording.release()``."""
+        return None, "this backend does not record"
+
     def __enter__(self) -> "Backend":
         return self
 

@@ -24,6 +24,7 @@ from .context import ContextInfo, GLContext
 from .dtypes import to_backend_array
 from .numpy_backend import run_reference, unknown_kernel
 from .profiling import Profiler, TransferEvent
+from .recording import Recording, Tape, finish_recording
 from .registry import GL_KERNELS, NUMPY_KERNELS, GLFallback
 from .runner import GLTensor, ProgramRunner
 
@@ -81,7 +82,7 @@ class GLBackend(Backend):
         arr = to_backend_array(array, name)
         prof = self.runner.profiler
         t0 = time.perf_counter()
-        t = self.runner.upload(arr, name=name)
+        t = self.runner.upload(arr, name=name, origin=array)
         t.constant = constant
         handle = self._wrap(t)
         if prof is not None:
@@ -127,6 +128,19 @@ class GLBackend(Backend):
         handle._disposed = True
         handle._payload = None
         self._live.pop(handle.id, None)
+
+    def begin_recording(self) -> Tape:
+        self._check()
+        if self.runner.tape is not None:
+            raise RuntimeError("a recording is already in progress on this backend")
+        self.runner.tape = Tape()
+        return self.runner.tape
+
+    def end_recording(self, tape: Tape, feeds: Mapping[str, np.ndarray], n_outputs: int) -> tuple[Recording | None, str]:
+        if self.runner.tape is not tape:
+            raise RuntimeError("end_recording() got a tape this backend is not recording")
+        self.runner.tape = None
+        return finish_recording(self.runner, tape, feeds, n_outputs)
 
     def memory(self) -> dict[str, Any]:
         stats: dict[str, Any] = {"live_tensors": len(self._live)}

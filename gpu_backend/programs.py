@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import moderngl
@@ -138,3 +139,27 @@ class ProgramCache:
             prog.program.release()
         self._programs.clear()
         self._quad.release()
+
+
+def set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
+    """Write the program's uniforms; each is written only when its bytes changed since the last draw."""
+    uniforms = prog.uniforms
+    last = prog.last_uniforms
+    for name, value in values.items():
+        u = uniforms.get(name)
+        if u is None:
+            continue  # optimised away by the GLSL compiler, or not used by this variant
+        if isinstance(value, (list, tuple)):
+            value = np.asarray(value, dtype="i4" if all(isinstance(v, (int, np.integer)) for v in value) else "f4")
+        if isinstance(value, np.ndarray):
+            value = value.tobytes()
+        if isinstance(value, bytes):
+            # the compiler may drop an array's unused trailing elements: write only what it kept
+            n = u.array_length * u.dimension * 4
+            data = value[:n] if len(value) > n else value
+            if last.get(name) != data:
+                u.write(data)
+                last[name] = data
+        elif last.get(name) != value:
+            u.value = value
+            last[name] = value

@@ -21,7 +21,8 @@ import numpy as np
 from .dtypes import numpy_dtype
 from .layout import View, broadcast_view, plan_layout, reshape_view
 from .profiling import DrawEvent, Profiler
-from .programs import CompiledProgram, ProgramCache
+from .programs import ProgramCache, set_uniforms as _set_uniforms
+from .recording import DrawCmd, ReadCmd, Tape, UploadCmd
 from .shader import InputSpec, OutputSpec, ProgramSpec
 from .textures import Storage, TexturePool
 
@@ -94,6 +95,7 @@ class ProgramRunner:
         # source texture lives: weights are prepared once per model, not once per call
         self._derived: dict[tuple[int, Any], tuple[Storage, GLTensor]] = {}
         self._sampler_slots_settled = False    # see ProgramCache.settle_sampler_slots
+        self.tape: Tape | None = None           # set while a run is recorded (recording.py)
 
     # -- allocation and views --------------------------------------------------------
     def alloc(self, shape: Sequence[int], dtype: str, packed: bool | None = None, name: str = "output") -> GLTensor:
@@ -126,14 +128,25 @@ class ProgramRunner:
         hit = self._derived.get(k)
         if hit is not None and hit[0] is t.storage:
             return hit[1]
-        value = make()
+        value = self._untaped(make) if t.constant else make()
         self._derived[k] = (t.storage, value)
         return value
+
+    def _untaped(self, make: Callable[[], Any]) -> Any:
+        """Work done once per weight (a relaid-out copy) is not part of a recorded run."""
+        tape = self.tape
+        if tape is None:
+            return make()
+        tape.paused += 1
+        try:
+            return make()
+        finally:
+            tape.paused -= 1
 
     def buffer_texture(self, t: GLTensor, key: Any, texels: Callable[[np.ndarray], np.ndarray]) -> Any:
         """A buffer texture of `texels(values of t)` ([n, 4] float32/int32), made once per constant
         tensor; None when buffer textures are unavailable here."""
-        if self.raw_gl is None:
+        if self.raw_gl is None or not t.constant:
             return None
         from .buffers import BufferTexture
         if not self._sampler_slots_settled:
@@ -174,12 +187,23 @@ class ProgramRunner:
                         packed=packed, label="Relayout")
 
     # -- upload / readback -----------------------------------------------------------
-    def upload(self, array: np.ndarray, packed: bool | None = None, name: str = "tensor") -> GLTensor:
+    def upload(self, array: np.ndarray, packed: bool | None = None, name: str = "tensor",
+               origin: Any = None) -> GLTensor:
+        """A new tensor holding `array`; `origin` is the caller's own array (a recording matches
+        model inputs by it)."""
         dtype = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}[array.dtype]
         t = self.alloc(array.shape, dtype, packed, name)
         if t.storage is None:
             return t
-        view = t.view
+        self.write_storage(t.storage, t.view, dtype, array)
+        tape = self.tape
+        if tape is not None and not tape.paused:
+            tape.commands.append(UploadCmd(t.storage, t.view, dtype, array if origin is None else origin, array,
+                                           tape.node))
+        return t
+
+    def write_storage(self, storage: Storage, view: View, dtype: str, array: np.ndarray) -> None:
+        """Write `array` (the view's shape) into a texture laid out as `view` (a dense standard view)."""
         data = array.reshape(array.shape if array.ndim else (1,))
         if dtype == "bool":
             data = data.astype(np.int8)
@@ -194,11 +218,8 @@ class ProgramRunner:
         used = pitch * rows * comps
         if flat.size != used:
             flat = np.concatenate([flat, np.zeros(used - flat.size, flat.dtype)])
-        if pitch != view.width:      # unused columns (the power-of-two guard) are skipped
-            t.storage.texture.write(flat.tobytes(), viewport=(0, 0, pitch, rows))
-        else:
-            t.storage.texture.write(flat.tobytes(), viewport=(0, 0, view.width, rows))
-        return t
+        # unused columns (the power-of-two guard) are skipped
+        storage.texture.write(flat.tobytes(), viewport=(0, 0, pitch, rows))
 
     def read(self, t: GLTensor) -> np.ndarray:
         npd = numpy_dtype(t.dtype)
@@ -210,12 +231,19 @@ class ProgramRunner:
                 return self.read(tmp)
             finally:
                 self.release(tmp)
-        view = t.view
-        raw_dtype = np.int8 if t.dtype == "bool" else npd
+        tape = self.tape
+        if tape is not None and not tape.paused:
+            tape.commands.append(ReadCmd(t.storage, t.view, t.dtype, tape.node))
+        return self.read_storage(t.storage, t.view, t.dtype)
+
+    def read_storage(self, storage: Storage, view: View, dtype: str) -> np.ndarray:
+        """The values of a dense view of a texture, as numpy."""
+        npd = numpy_dtype(dtype)
+        raw_dtype = np.int8 if dtype == "bool" else npd
         comps = 4 if view.packed else 1
         pitch, rows = view.extent()
-        tw, th = t.storage.texture.size
-        raw = np.frombuffer(t.storage.texture.read(), dtype=raw_dtype)
+        tw, th = storage.texture.size
+        raw = np.frombuffer(storage.texture.read(), dtype=raw_dtype)
         if pitch != tw:              # drop the unused columns (the power-of-two guard)
             raw = raw.reshape(th, tw, comps)[:rows, :pitch].reshape(-1)
         raw = raw[: view.texels * comps]
@@ -311,6 +339,13 @@ class ProgramRunner:
             unit = units.get(name)
             if unit is not None:
                 bt.bind(unit)
+        tape = self.tape
+        if tape is not None and not tape.paused:
+            tape.commands.append(DrawCmd(
+                prog, storage, (0, 0, ew, eh),
+                tuple((units[n], st.texture) for n, st in textures if units.get(n) is not None),
+                tuple((units[n], bt) for n, bt in buffers if units.get(n) is not None),
+                dict(values), tape.node))
         _set_uniforms(prog, values)
         jit_ms = 0.0
         if prog.draws == 0:
@@ -403,27 +438,3 @@ def _output_uniform_items(view: View) -> tuple[tuple[str, Any], ...]:
 
 def _output_uniforms(values: dict[str, Any], view: View) -> None:
     values.update(_output_uniform_items(view))
-
-
-def _set_uniforms(prog: CompiledProgram, values: Mapping[str, Any]) -> None:
-    """Write the program's uniforms; each is written only when its bytes changed since the last draw."""
-    uniforms = prog.uniforms
-    last = prog.last_uniforms
-    for name, value in values.items():
-        u = uniforms.get(name)
-        if u is None:
-            continue  # optimised away by the GLSL compiler, or not used by this variant
-        if isinstance(value, (list, tuple)):
-            value = np.asarray(value, dtype="i4" if all(isinstance(v, (int, np.integer)) for v in value) else "f4")
-        if isinstance(value, np.ndarray):
-            value = value.tobytes()
-        if isinstance(value, bytes):
-            # the compiler may drop an array's unused trailing elements: write only what it kept
-            n = u.array_length * u.dimension * 4
-            data = value[:n] if len(value) > n else value
-            if last.get(name) != data:
-                u.write(data)
-                last[name] = data
-        elif last.get(name) != value:
-            u.value = value
-            last[name] = value

@@ -87,6 +87,21 @@ class TexturePool:
         self.pooled_bytes += storage.nbytes
         self._trim(self.pool_limit_bytes)
 
+    def claim(self, storage: Storage) -> bool:
+        """Take a pooled (released) texture back as live, exclusively for the caller, e.g. a recorded
+        inference that will write it again; False when it is no longer in the pool."""
+        sid = id(storage)
+        if self._free.get(sid) is not storage:
+            return False
+        del self._free[sid]
+        self._free_by_key[storage.key].remove(sid)
+        self.pooled_bytes -= storage.nbytes
+        storage.refs = 1
+        self.live_textures += 1
+        self.live_bytes += storage.nbytes
+        self.peak_live_bytes = max(self.peak_live_bytes, self.live_bytes)
+        return True
+
     def trim(self, limit_bytes: int = 0) -> None:
         """Delete pooled textures, oldest first, until at most `limit_bytes` remain pooled."""
         self._trim(limit_bytes)

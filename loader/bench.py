@@ -107,6 +107,10 @@ def run_bench(model_path: str, runs: int = 20, backend: str = "gl", inputs: str 
     report["warm"] = {"runs": runs, "median_ms": round(statistics.median(warm), 3) if warm else None,
                       "min_ms": round(min(warm), 3) if warm else None, "max_ms": round(max(warm), 3) if warm else None,
                       "all_ms": [round(w, 3) for w in warm]}
+    replayed = model.executor.last_stats.replayed
+    report["replay"] = {"warm_runs_replay": replayed,
+                        "why_not": None if replayed else "; ".join(model.executor.unreplayable.values()) or
+                        "the executor does not record this graph (control flow)"}
     warm_profile = model.profile(feeds)
     report["warm_profile"] = warm_profile.summary()
     # c: in-process warm -- a second instance of the model, programs already compiled and drawn here
@@ -153,6 +157,8 @@ def format_report(r: dict[str, Any]) -> str:
              + f" (unattributed {f['unattributed_ms']:.2f})",
              f"warm     median {r['warm']['median_ms']:.2f} ms, min {r['warm']['min_ms']:.2f}, max {r['warm']['max_ms']:.2f}"
              f" over {r['warm']['runs']} runs",
+             "replay   " + ("warm runs replay the first run's recorded draws" if r.get("replay", {}).get("warm_runs_replay")
+                              else f"off: {r.get('replay', {}).get('why_not')}"),
              f"warmup() {r['after_warmup']['warmup_ms']:.1f} ms; then first predict {r['after_warmup']['first_predict_ms']:.2f} ms"
              f" = {r['after_warmup']['ratio_to_warm_median']:.2f}x the warm median",
              f"programs {r['programs']['compiled']} compiled (compile+link {r['programs']['compile_link_ms']:.0f} ms, "

@@ -87,6 +87,7 @@ class DynamicExecutor(Executor):
     def __init__(self, graph: Graph, consts: dict[str, np.ndarray], backend: Any, strict: bool = False,
                  max_iterations: int = 100_000, backend_kernels: set[str] | None = None) -> None:
         super().__init__(graph, consts, backend, strict, backend_kernels)
+        self.replay = False          # runs depend on tensor values (control flow): never recorded
         self.max_iterations = max_iterations
         self._context_free = self._find_context_free()
         self._loop_merges = {n.name for n in graph.nodes.values() if n.op == "Merge"

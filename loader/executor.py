@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +51,7 @@ class Value:
     resident: bool = False      # model weights: never disposed by a run
     refs: int = 0
     obj: Any = None             # a TensorArray / TensorList (dynamic graphs)
+    feed: bool = False          # a model input (its values differ from run to run)
 
     @property
     def shape(self) -> tuple[int, ...] | None:
@@ -85,6 +86,10 @@ class RunStats:
     uploads: int = 0
     readbacks: int = 0
     fallback_ops: Counter = field(default_factory=Counter)
+    replayed: bool = False
+
+
+MAX_RECORDINGS = 4
 
 
 class NotStatic(Exception):
@@ -103,6 +108,11 @@ class Executor:
         self.resident: dict[str, Value] = {}
         self._schedules: dict[tuple[str, ...], tuple[list[NodePlan], dict[TensorRef, int]]] = {}
         self.last_stats = RunStats()
+        # recorded runs, by (fetch, input names/shapes/dtypes); the most recent MAX_RECORDINGS are kept
+        self.replay = True
+        self._recordings: OrderedDict[tuple, Any] = OrderedDict()
+        self.unreplayable: dict[tuple, str] = {}
+        self._tape: Any = None
         self.fallback_types: Counter[str] = Counter()
         self.profiler: Profiler | None = None     # set by GraphModel.profile()
 
@@ -284,6 +294,60 @@ class Executor:
 
     # -- running ---------------------------------------------------------------------------
     def run(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef]) -> list[np.ndarray]:
+        """Run the graph for `fetch`.  The first run at given input shapes is recorded when the backend
+        can replay (gpu_backend/recording.py); later runs at those shapes replay it."""
+        key = self._replay_key(feeds, fetch)
+        recording = self._recordings.get(key) if key is not None else None
+        if recording is not None:
+            self._recordings.move_to_end(key)
+            t0 = time.perf_counter()
+            out = recording.replay(feeds, self.profiler)
+            self.last_stats = RunStats(wall_ms=(time.perf_counter() - t0) * 1e3, nodes=len(self._schedules_for(fetch)),
+                                       device_kernels=recording.draws, replayed=True)
+            return out
+        tape = None
+        if key is not None and key not in self.unreplayable and self.profiler is None:
+            tape = self.backend.begin_recording()  # type: ignore[union-attr]
+        try:
+            out = self._run(feeds, fetch, tape)
+        except BaseException:
+            if tape is not None:
+                self.backend.end_recording(tape, feeds, -1)  # type: ignore[union-attr]
+            raise
+        if tape is not None:
+            recording, why = self.backend.end_recording(tape, feeds, len(fetch))  # type: ignore[union-attr]
+            if recording is None:
+                self.unreplayable[key] = why  # type: ignore[index]
+            else:
+                self._recordings[key] = recording  # type: ignore[index]
+                while len(self._recordings) > MAX_RECORDINGS:
+                    self._recordings.popitem(last=False)[1].release()
+        return out
+
+    def _replay_key(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef]) -> tuple | None:
+        if not self.replay or self.backend is None:
+            return None
+        return (tuple(fetch), tuple(sorted((name, getattr(a, "shape", None), str(getattr(a, "dtype", type(a))))
+                                           for name, a in feeds.items())))
+
+    def _schedules_for(self, fetch: list[TensorRef]) -> list[NodePlan]:
+        targets = tuple(dict.fromkeys(n for n, _ in fetch))
+        return self.schedule(targets, tuple(fetch))[0]
+
+    def release_recordings(self) -> None:
+        """Give the textures held by recorded runs back to the pool (they are re-recorded on demand)."""
+        while self._recordings:
+            self._recordings.popitem()[1].release()
+        self.unreplayable.clear()
+
+    def _run(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef], tape: Any = None) -> list[np.ndarray]:
+        self._tape = tape
+        try:
+            return self._run_nodes(feeds, fetch, tape)
+        finally:
+            self._tape = None
+
+    def _run_nodes(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef], tape: Any) -> list[np.ndarray]:
         t0 = time.perf_counter()
         stats = RunStats()
         targets = tuple(dict.fromkeys(n for n, _ in fetch))
@@ -292,6 +356,8 @@ class Executor:
         prof = self.profiler
         try:
             for plan in plans:
+                if tape is not None:
+                    tape.node = (plan.node.name, plan.node.op, plan.kernel, plan.kind)
                 ev = prof.begin_node(plan.node.name, plan.node.op, plan.kernel, plan.kind) if prof else None
                 self._run_node(plan, feeds, values, uses, stats)
                 for ref in plan.node.inputs:
@@ -299,6 +365,8 @@ class Executor:
                 if ev is not None:
                     prof.end_node(ev)  # type: ignore[union-attr]
             out = []
+            if tape is not None:
+                tape.outputs()
             for ref in fetch:
                 v = values[ref]
                 out.append(self._host(v, stats).copy())
@@ -335,6 +403,8 @@ class Executor:
         values[ref] = v
 
     def _host(self, v: Value, stats: RunStats) -> np.ndarray:
+        if v.feed and self._tape is not None:
+            self._tape.invalid = "an input's values are used on the CPU (an op runs on them there)"
         if v.host is None:
             assert v.dev is not None
             v.host = self.backend.read(v.dev)
@@ -401,6 +471,8 @@ class Executor:
             if self.profiler is not None:
                 self.profiler.host((time.perf_counter() - t0) * 1e3)
             if kind == "fallback":
+                if self._tape is not None:
+                    self._tape.invalid = f"node {node.name!r} ({node.op}) runs on the numpy fallback"
                 stats.fallback_kernels += 1
                 stats.fallback_ops[node.op] += 1
                 self.fallback_types[node.op] += 1
@@ -426,7 +498,7 @@ class Executor:
             self._store(values, uses, node, 0, v)
         elif op in ("Placeholder", "PlaceholderWithDefault"):
             if node.name in feeds:
-                v = Value(host=feeds[node.name])
+                v = Value(host=feeds[node.name], feed=True)
             elif op == "PlaceholderWithDefault":
                 v = self._input(values, node, 0)
             else:
@@ -451,6 +523,7 @@ class Executor:
             raise NodeError(f"graph op {op} is not handled")
 
     def close(self) -> None:
+        self.release_recordings()
         for v in self.resident.values():
             if v.dev is not None and not v.dev.disposed:
                 self.backend.dispose(v.dev)
