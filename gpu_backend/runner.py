@@ -96,6 +96,8 @@ class ProgramRunner:
         self._derived: dict[tuple[int, Any], tuple[Storage, GLTensor]] = {}
         self._sampler_slots_settled = False    # see ProgramCache.settle_sampler_slots
         self.tape: Tape | None = None           # set while a run is recorded (recording.py)
+        self._zeros: Any = None                 # see zero_buffer()
+        self._zeros_old: list[Any] = []
 
     # -- allocation and views --------------------------------------------------------
     def alloc(self, shape: Sequence[int], dtype: str, packed: bool | None = None, name: str = "output") -> GLTensor:
@@ -157,6 +159,18 @@ class ProgramRunner:
             self.programs.first_draw_ms += self.programs.settle_sampler_slots(scratch.storage.texture, scratch.storage.fbo)
             self.release(scratch)
         return self.derived(t, ("buffer", key), lambda: BufferTexture(self.ctx, self.raw_gl, texels(self.read(t))))
+
+    def zero_buffer(self, texels: int) -> Any:
+        """A buffer texture of at least `texels` zero texels (shared; never released before close,
+        since recorded runs may refer to it); None when buffer textures are unavailable."""
+        if self.raw_gl is None:
+            return None
+        if self._zeros is None or self._zeros.texels < texels:
+            from .buffers import BufferTexture
+            if self._zeros is not None:
+                self._zeros_old.append(self._zeros)
+            self._zeros = BufferTexture(self.ctx, self.raw_gl, np.zeros((max(texels, 1024), 4), np.float32))
+        return self._zeros
 
     def _evict_derived(self, storage: Storage) -> None:
         for k in [k for k, (src, _) in self._derived.items() if src is storage]:
@@ -376,6 +390,8 @@ class ProgramRunner:
             self.on_draw(record)
 
     def close(self) -> None:
+        for buf in self._zeros_old + ([self._zeros] if self._zeros is not None else []):
+            buf.release()
         for _, value in list(self._derived.values()):
             self._release_derived(value)
         self._derived.clear()

@@ -101,3 +101,119 @@ def fold_pads_into_convs(graph: Graph, consts: dict[str, np.ndarray]) -> int:
         node.attrs["explicit_paddings"] = [0, 0, int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1]), 0, 0]
         folded += 1
     return folded
+
+
+AFFINE_PRODUCERS = {"Conv2D": "_FusedConv2D", "_FusedConv2D": "_FusedConv2D",
+                    "DepthwiseConv2dNative": "FusedDepthwiseConv2dNative",
+                    "FusedDepthwiseConv2dNative": "FusedDepthwiseConv2dNative",
+                    "MatMul": "_FusedMatMul", "_FusedMatMul": "_FusedMatMul"}
+
+
+def fold_affine_into_producers(graph: Graph, consts: dict[str, np.ndarray], keep: set[str]) -> int:
+    """Mul / Add / Sub by a per-channel constant right after a convolution or dense layer without
+    activation folds into its filter and bias: (conv(x, w) + b) * s + t = conv(x, w * s) + (b * s + t).
+
+    Batch normalisation exported as separate Mul and Add nodes (Keras 3 through TF 2.16+ often does)
+    would otherwise cost two more programs to compile and two more passes over the activation.  Only
+    when the producer feeds that node alone, is not a named output (`keep`), and the constant
+    broadcasts along the output channels only.  Repeats until nothing folds (Mul then Add)."""
+    folded = 0
+    changed = True
+    while changed:
+        changed = False
+        for node in list(graph.nodes.values()):
+            if node.name in graph.nodes and _fold_affine(graph, consts, node, keep):
+                folded += 1
+                changed = True
+    return folded
+
+
+def _fold_affine(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: set[str]) -> bool:
+    if node.op not in ("Mul", "AddV2", "Add", "BiasAdd", "Sub") or len(node.inputs) != 2 or node.control:
+        return False
+    for side in ((0, 1) if node.op != "Sub" else (0,)):
+        src, k = node.inputs[side]
+        prod = graph.nodes[src]
+        if k != 0 or prod.op not in AFFINE_PRODUCERS or graph.consumers[src] != [node.name] or src in keep:
+            continue
+        if any(src in n.control for n in graph.nodes.values()):
+            return False
+        c = _const(graph, consts, node, 1 - side)
+        plan = _affine_plan(graph, consts, prod)
+        if c is None or plan is None or c.dtype.kind != "f":
+            continue
+        w, bias, channels, rank = plan
+        if c.ndim > rank or (c.size != 1 and c.shape[-1] != channels) or c.size not in (1, channels):
+            continue
+        v = np.broadcast_to(c.reshape(-1).astype(np.float64), (channels,))
+        if node.op == "Mul":
+            w, bias = _scale_filter(prod, w, v), bias * v
+        elif node.op == "Sub":
+            bias = bias - v
+        else:
+            bias = bias + v
+        _rewrite(graph, consts, prod, node, w, bias)
+        return True
+    return False
+
+
+def _affine_plan(graph: Graph, consts: dict[str, np.ndarray], prod: Node) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """(filter, bias, output channels, output rank) of a producer whose output is filter-linear."""
+    if prod.op.startswith("_Fused") or prod.op.startswith("Fused"):
+        ops = [o.decode() if isinstance(o, bytes) else str(o) for o in prod.attr("fused_ops", [])]
+        if ops != ["BiasAdd"] or len(prod.inputs) != 3:
+            return None
+        bias = _const(graph, consts, prod, 2)
+        if bias is None:
+            return None
+    else:
+        if len(prod.inputs) != 2:
+            return None
+        bias = None
+    w = _const(graph, consts, prod, 1)
+    if w is None or w.dtype.kind != "f":
+        return None
+    if prod.op in ("MatMul", "_FusedMatMul"):
+        if prod.attr("transpose_a", False) or prod.attr("transpose_b", False) or w.ndim != 2:
+            return None
+        channels, rank = w.shape[1], 2
+    elif w.ndim != 4:
+        return None
+    elif "Depthwise" in prod.op:
+        channels, rank = w.shape[2] * w.shape[3], 4
+    else:
+        channels, rank = w.shape[3], 4
+    b = np.zeros(channels) if bias is None else bias.astype(np.float64).reshape(-1)
+    if b.shape != (channels,):
+        return None
+    return w.astype(np.float64), b, channels, rank
+
+
+def _scale_filter(prod: Node, w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    if "Depthwise" in prod.op:
+        return w * s.reshape(w.shape[2], w.shape[3])
+    return w * s            # conv [fh, fw, in, out] and matmul [k, n]: the last axis is the output
+
+
+def _rewrite(graph: Graph, consts: dict[str, np.ndarray], prod: Node, node: Node, w: np.ndarray,
+             bias: np.ndarray) -> None:
+    """`node` (the Mul/Add) becomes the fused producer, keeping its name; the producer goes away."""
+    wname = _add_const(graph, consts, f"{node.name}/folded_filter", w)
+    bname = _add_const(graph, consts, f"{node.name}/folded_bias", bias)
+    for src, _ in node.inputs:
+        if src in graph.consumers and node.name in graph.consumers[src]:
+            graph.consumers[src].remove(node.name)
+    for src, _ in prod.inputs:
+        if prod.name in graph.consumers.get(src, []):
+            graph.consumers[src].remove(prod.name)
+    x = prod.inputs[0]
+    attrs = {k: v for k, v in prod.attrs.items()}
+    attrs["fused_ops"] = ["BiasAdd"]
+    attrs["num_args"] = 1
+    node.op = AFFINE_PRODUCERS[prod.op]
+    node.inputs = [x, (wname, 0), (bname, 0)]
+    node.attrs = attrs
+    for src in (x[0], wname, bname):
+        graph.consumers[src].append(node.name)
+    del graph.nodes[prod.name]
+    del graph.consumers[prod.name]

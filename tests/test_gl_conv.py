@@ -131,3 +131,44 @@ def test_constant_bias_and_filter_together(gl):
     assert_matches(gl.read(out2), want2, rtol=1e-4, atol=1e-5)
     for h in hs + [hd, hb, out, out2]:
         gl.dispose(h)
+
+
+@pytest.mark.parametrize("act", ["linear", "relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("op", ["FusedConv2D", "FusedDepthwiseConv2D", "_FusedMatMul"])
+def test_fused_activations_at_edge_values(gl, op, act):
+    """Bias values of NaN, +-inf and huge magnitudes push every activation through its edge cases
+    (the piecewise-linear ones share one program whose choice is a uniform)."""
+    from conftest import EDGE_FLOATS
+    rng = np.random.default_rng(3)
+    c = 12
+    bias = EDGE_FLOATS[:c].copy()
+    attrs = {"activation": act, "leakyrelu_alpha": 0.3}
+    if op == "_FusedMatMul":
+        x, w = random_floats(rng, (5, 7)), random_floats(rng, (7, c))
+    else:
+        x = random_floats(rng, (1, 5, 6, c))
+        w = random_floats(rng, (3, 3, c, 1) if op == "FusedDepthwiseConv2D" else (3, 3, c, c))
+        attrs.update(strides=[1, 1], pad="same")
+    hx, hw, hb = gl.upload(x), gl.upload(w, constant=True), gl.upload(bias, constant=True)
+    (out,) = gl.run(op, [hx, hw, hb], attrs)
+    (want,) = run_ref(op, [x, w, bias], attrs)
+    assert_matches(gl.read(out), want, rtol=1e-4, atol=1e-5, what=f"{op} {act}")
+    for h in (hx, hw, hb, out):
+        gl.dispose(h)
+
+
+def test_convolutions_with_and_without_bias_share_a_program(gl):
+    rng = np.random.default_rng(4)
+    x = gl.upload(random_floats(rng, (1, 6, 7, 8)))
+    w = gl.upload(random_floats(rng, (3, 3, 8, 8)), constant=True)
+    b = gl.upload(random_floats(rng, (8,)), constant=True)
+    attrs = {"strides": [1, 1], "pad": "same"}
+    (warm,) = gl.run("FusedConv2D", [x, w, b], dict(attrs, activation="relu"))
+    misses = gl.memory()["program_cache_misses"]
+    outs = [gl.run("Conv2D", [x, w], attrs)[0], gl.run("FusedConv2D", [x, w, b], dict(attrs, activation="relu6"))[0],
+            gl.run("FusedConv2D", [x, w, b], dict(attrs, activation="leakyrelu"))[0]]
+    assert gl.memory()["program_cache_misses"] == misses
+    (want,) = run_ref("Conv2D", [gl.read(x), gl.read(w)], attrs)
+    assert_matches(gl.read(outs[0]), want, rtol=1e-4, atol=1e-5)
+    for h in [x, w, b, warm] + outs:
+        gl.dispose(h)

@@ -2,6 +2,7 @@
 model or its inputs can be wrong.  Uses models built here (tests/model_builder.py)."""
 from __future__ import annotations
 
+import base64
 import copy
 import http.server
 import json
@@ -340,4 +341,72 @@ def test_zero_pad_folds_into_the_following_valid_convolution(gl, tmp_path):
     (padded,) = run_reference("PadV2", [x], {"paddings": weights["paddings"].tolist()})
     (want,) = run_reference("DepthwiseConv2dNative", [padded, weights["filter"]], {"strides": [2, 2], "pad": "valid"})
     np.testing.assert_allclose(model.predict(x)["Identity:0"], want, rtol=1e-5, atol=1e-6)
+    model.dispose()
+
+
+def _conv_attrs() -> dict:
+    return dict(strides=mb.attr_list_i([1, 1, 1, 1]), padding=mb.attr_s("SAME"), data_format=mb.attr_s("NHWC"),
+                dilations=mb.attr_list_i([1, 1, 1, 1]))
+
+
+@pytest.mark.parametrize("producer", ["Conv2D", "DepthwiseConv2dNative", "MatMul"])
+def test_per_channel_mul_add_sub_fold_into_the_producer(gl, tmp_path, producer):
+    """Batch norm exported as Mul + AddV2 (+ a Sub) after a layer without activation folds into its
+    filter and bias at load; the result is unchanged."""
+    rng = np.random.default_rng(11)
+    if producer == "MatMul":
+        xs, ws, cout = (3, 6), (6, 5), 5
+    elif producer == "Conv2D":
+        xs, ws, cout = (1, 5, 4, 3), (3, 3, 3, 5), 5
+    else:
+        xs, ws, cout = (1, 5, 4, 3), (3, 3, 3, 2), 6                 # channel multiplier 2
+    weights = {"w": rng.standard_normal(ws).astype(np.float32), "s": rng.standard_normal(cout).astype(np.float32),
+               "t": rng.standard_normal((1,) * (len(xs) - 1) + (cout,)).astype(np.float32),
+               "u": np.array(0.25, np.float32)}
+    attrs = {} if producer == "MatMul" else _conv_attrs()
+    nodes = [mb.const("w"), mb.const("s"), mb.const("t"), mb.const("u"), mb.placeholder("x", list(xs)),
+             mb.op("p", producer, ["x", "w"], **attrs), mb.op("mul", "Mul", ["s", "p"]),
+             mb.op("add", "AddV2", ["mul", "t"]), mb.op("sub", "Sub", ["add", "u"]), mb.op("Identity", "Identity", ["sub"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature({"x": ("x:0", list(xs), "float32")},
+                                                            {"y": ("Identity:0", [-1] * len(xs), "float32")}))
+    model = load_graph_model(mb.write(tmp_path / producer, doc, files), backend=gl)
+    placement = model.placement()
+    assert "Mul" not in placement and "AddV2" not in placement and "Sub" not in placement
+    x = rng.standard_normal(xs).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    kattrs = {} if producer == "MatMul" else {"strides": [1, 1], "pad": "same"}
+    (p,) = run_reference(producer, [x, weights["w"]], kattrs)
+    want = p * weights["s"] + weights["t"] - weights["u"]
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], want, rtol=1e-4, atol=1e-5)
+    model.dispose()
+
+
+def test_affine_ops_that_must_not_fold_stay(gl, tmp_path):
+    """Not folded: a constant that varies over space, a producer with a second consumer, a producer
+    with an activation; the results stay right."""
+    rng = np.random.default_rng(12)
+    weights = {"w": rng.standard_normal((1, 1, 3, 4)).astype(np.float32),
+               "b": rng.standard_normal(4).astype(np.float32),
+               "sp": rng.standard_normal((1, 5, 4, 4)).astype(np.float32)}
+    relu = {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode(), base64.b64encode(b"Relu").decode()]}},
+            "num_args": {"i": "1"}}
+    nodes = [mb.const("w"), mb.const("b"), mb.const("sp"), mb.placeholder("x", [1, 5, 4, 3]),
+             mb.op("c1", "Conv2D", ["x", "w"], **_conv_attrs()), mb.op("m1", "Mul", ["c1", "sp"]),   # spatial constant
+             mb.op("c2", "Conv2D", ["x", "w"], **_conv_attrs()), mb.op("m2", "Mul", ["c2", "b"]),
+             mb.op("a2", "AddV2", ["c2", "m2"]),                                                     # c2 used twice
+             mb.op("c3", "_FusedConv2D", ["x", "w", "b"], **_conv_attrs(), **relu), mb.op("m3", "Mul", ["c3", "b"]),
+             mb.op("Identity", "Identity", ["m1"]), mb.op("Identity_1", "Identity", ["a2"]),
+             mb.op("Identity_2", "Identity", ["m3"])]
+    sig = mb.signature({"x": ("x:0", [1, 5, 4, 3], "float32")},
+                       {k: (f"Identity{s}:0", [1, 5, 4, 4], "float32") for k, s in (("y", ""), ("z", "_1"), ("v", "_2"))})
+    doc, files = mb.model_json(nodes, weights, sig)
+    model = load_graph_model(mb.write(tmp_path / "nofold", doc, files), backend=gl)
+    assert model.placement()["Mul"]["gl"] == 3
+    x = rng.standard_normal((1, 5, 4, 3)).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    (c,) = run_reference("Conv2D", [x, weights["w"]], {"strides": [1, 1], "pad": "same"})
+    out = model.predict(x)
+    np.testing.assert_allclose(out["Identity:0"], c * weights["sp"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["Identity_1:0"], c + c * weights["b"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["Identity_2:0"], np.maximum(c + weights["b"], 0) * weights["b"], rtol=1e-4, atol=1e-5)
     model.dispose()

@@ -103,6 +103,18 @@ def test_softmax_nan_inf_rows(gl, op):
     x = np.array([[np.inf, 1.0, 0], [-np.inf, 1.0, 2], [-np.inf, -np.inf, -np.inf], [np.nan, 1, 2], [1e30, -1e30, 0]],
                  np.float32)
     check_kernel(gl, op, [x], rtol=2e-5, atol=1e-6)
+    # the same rows repeated to 4200 columns: the two-draw path (per-row stats, then apply)
+    check_kernel(gl, op, [np.tile(x, (1, 1400))], rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("shape", [(2, 5000), (1500, 130)])
+def test_softmax_long_or_many_rows_use_two_draws(gl, op, shape):
+    from gpu_backend.kernels.softmax import ROWWISE_MAX_C, ROWWISE_MAX_WORK
+    rows, c = shape
+    assert c > ROWWISE_MAX_C or rows * (-(-c // 4)) ** 2 > ROWWISE_MAX_WORK
+    rng = np.random.default_rng(19)
+    check_kernel(gl, op, [random_floats(rng, shape, 5.0)], rtol=2e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("perm", [[1, 0, 2, 3], [0, 2, 1, 3], [3, 2, 1, 0], [0, 1, 3, 2], [2, 0, 3, 1], None])

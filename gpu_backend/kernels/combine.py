@@ -5,7 +5,7 @@ from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import gl_kernel
 from ..runner import GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
-from .elementwise import MATH
+from .elementwise import MATH, binary
 
 
 @gl_kernel("Select", "SelectV2")
@@ -43,6 +43,9 @@ def add_n(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> li
             raise ShapeError(f"AddN inputs must share shape and dtype; got {[(list(x.shape), x.dtype) for x in inputs]}")
     if dtype == "bool":
         raise UnsupportedDTypeError("AddN does not take bool inputs")
+    if len(inputs) == 2:
+        # the Add program: one program less to compile for the common two-input case (residual sums)
+        return binary(gl, "Add", inputs, {})
     acc: GLTensor | None = None
     pending = list(inputs)
     while pending:

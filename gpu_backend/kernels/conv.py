@@ -18,7 +18,7 @@ from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
 from ..window import check_data_format, window_geometry
 from .elementwise import MATH
-from .matmul import ACTIVATIONS, constant_vector_buffer, parse_fused
+from .matmul import activation_code, constant_vector_buffer, parse_fused
 
 ACTIVATION_LIB = ("lib/activation.glsl", None)
 
@@ -57,9 +57,23 @@ def _epilogue(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict, o
         if broadcast_shapes(a.tensor.shape, out_shape) != tuple(out_shape):
             raise ShapeError(f"{op}: {name.lower()} of shape {list(a.tensor.shape)} does not broadcast to the "
                              f"output shape {list(out_shape)}")
-    defines = [("HAS_BIAS", str(int(has_bias))), ("ACT", str(ACTIVATIONS[act])), ("GENERIC", str(int(elem))),
+    code, act_uniforms = activation_code(act, attrs)
+    defines = [("HAS_BIAS", str(int(has_bias))), ("ACT", str(code)), ("GENERIC", str(int(elem))),
                ("BIAS_TB", str(int(bias_tb is not None)))]
-    return args, defines, {"leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+    return args, defines, act_uniforms
+
+
+def _zero_bias(gl: ProgramRunner, args: dict[str, Arg], defines: list[tuple[str, str]], w: GLTensor,
+               channels: int) -> list[tuple[str, str]]:
+    """A convolution without bias reads a shared zero buffer instead, so it shares the program of
+    the ones with a bias (one driver compile less)."""
+    if "Bias" in args:
+        return defines
+    zeros = gl.zero_buffer((channels + 3) // 4)
+    if zeros is None:
+        return defines
+    args["Bias"] = Arg(w, buffer=zeros)
+    return [(k, "1" if k in ("HAS_BIAS", "BIAS_TB") else v) for k, v in defines]
 
 
 @gl_kernel("Conv2D", "FusedConv2D")
@@ -79,6 +93,7 @@ def conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> l
         bt = gl.buffer_texture(w, "conv2d", lambda a: _pad_last(a.reshape(fh * fw * cin, cout)).reshape(-1, 4))
         if bt is not None:
             uniforms["COUT4"] = cout4
+            defines = _zero_bias(gl, args, defines, w, cout)
             return [gl.run("conv.glsl", "conv2d_tb", "texel", {"X": Arg(x), "W": Arg(w, buffer=bt), **args},
                            out_shape, "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB],
                            label=op)]
@@ -110,6 +125,7 @@ def depthwise_conv2d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: 
         bt = gl.buffer_texture(w, "depthwise", lambda a: _pad_last(a.reshape(fh * fw, c)).reshape(-1, 4))
         if bt is not None:
             uniforms["C4"] = (c + 3) // 4
+            defines = _zero_bias(gl, args, defines, w, c)
             return [gl.run("conv.glsl", "depthwise_tb", "texel", {"X": Arg(x), "W": Arg(w, buffer=bt), **args},
                            out_shape, "float32", defines=defines, uniforms=uniforms, libs=[MATH, ACTIVATION_LIB],
                            label=op)]

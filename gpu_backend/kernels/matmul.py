@@ -30,6 +30,19 @@ def matmul_shapes(a: tuple[int, ...], b: tuple[int, ...], ta: bool, tb: bool) ->
     return batch + (m, n), m, ka, n
 
 
+PIECEWISE_LINEAR = {"linear": 1.0, "relu": 0.0, "relu6": 0.0, "leakyrelu": None}
+
+
+def activation_code(act: str, attrs: dict) -> tuple[int, dict[str, float]]:
+    """The ACT define and its uniforms: the piecewise-linear activations share code 8 (one program)."""
+    if act in PIECEWISE_LINEAR:
+        neg = PIECEWISE_LINEAR[act]
+        if neg is None:
+            neg = float(attrs.get("leakyrelu_alpha", 0.2))
+        return 8, {"act_neg": neg, "act_hi": 6.0 if act == "relu6" else float("inf")}
+    return ACTIVATIONS[act], {"leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+
+
 def parse_fused(op: str, n_inputs: int, attrs: dict) -> tuple[str, bool, bool]:
     """(activation, has_bias, has_prelu) from _FusedMatMul/_FusedConv2D attributes and input count."""
     act = str(attrs.get("activation", "linear")).lower()
@@ -73,9 +86,10 @@ def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict
             broadcast_shapes(args[name].tensor.shape, out_shape)  # validates
     if bias_tb is not None:
         args["Bias"] = Arg(inputs[2], buffer=bias_tb)
+    code, act_uniforms = activation_code(act, attrs)
     defines = [("TA", str(int(ta))), ("TB", str(int(tb))), ("HAS_BIAS", str(int(has_bias))),
-               ("ACT", str(ACTIVATIONS[act])), ("BIAS_TB", str(int(bias_tb is not None)))]
-    uniforms = {"K": k, "N": n, "leaky_alpha": float(attrs.get("leakyrelu_alpha", 0.2))}
+               ("ACT", str(code)), ("BIAS_TB", str(int(bias_tb is not None)))]
+    uniforms = {"K": k, "N": n, **act_uniforms}
     # a constant 2-D B (a dense layer's weights) is read from a buffer texture, prepared once
     bt = None
     if packed and not ta and not tb and b.rank == 2 and b.constant:

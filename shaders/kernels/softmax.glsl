@@ -1,4 +1,6 @@
-// Softmax and LogSoftmax over the last axis, in two draws:
+// Softmax and LogSoftmax over the last axis.  Short rows in one draw ("rowwise": each output
+// texel computes its row's statistics itself, cheap when rows are short and few, and one program
+// less for the driver to compile); otherwise in two:
 //   stats: one texel per row, (max, sum(exp(x - max))) in lanes x and y;
 //   apply: exp(x - max) / sum, or x - max - log(sum), with S (the stats) read once per row.
 uniform int C;              // length of the last axis
@@ -9,8 +11,10 @@ uniform int C;              // length of the last axis
 #define LANES 1
 #endif
 
-//@section stats
-vec4 compute(int c[OUT_R]) {
+#if ROW_STATS
+// (max, sum(exp(x - max))) of the row holding coordinates c (its last coordinate is ignored);
+// needs X read in its own layout (X_delta / X_advance), hence the define
+vec2 row_stats(int c[X_R]) {
     int x[X_R] = c;
     x[X_R - 1] = 0;
     ivec2 p0 = X_pos(x), d = X_delta(X_R - 1);
@@ -34,16 +38,29 @@ vec4 compute(int c[OUT_R]) {
         s += mix(e, vec4(0.0), greaterThanEqual(ivec4(0, 1, 2, 3), ivec4(min(C - LANES * q, LANES))));
         p = X_advance(p, d);
     }
-    return vec4(mx, s.x + s.y + s.z + s.w, 0.0, 0.0);
+    return vec2(mx, s.x + s.y + s.z + s.w);
 }
+#endif
 
-//@section apply
-vec4 compute(int c[OUT_R]) {
-    vec4 st = S_texel(c);
-    vec4 x = X_texel(c);
+vec4 normalise(vec4 x, vec2 st) {
 #if LOG
     return (x - st.x) - tf_log(vec4(st.y));
 #else
     return tf_exp(x - st.x) / st.y;
 #endif
+}
+
+//@section stats
+vec4 compute(int c[OUT_R]) {
+    return vec4(row_stats(c), 0.0, 0.0);
+}
+
+//@section apply
+vec4 compute(int c[OUT_R]) {
+    return normalise(X_texel(c), S_texel(c).xy);
+}
+
+//@section rowwise
+vec4 compute(int c[OUT_R]) {
+    return normalise(X_texel(c), row_stats(c));
 }

@@ -1,7 +1,12 @@
 // Fused epilogue activations (matmul and convolution).  ACT selects one at compile time:
 // 0 linear, 1 relu, 2 relu6, 3 elu, 4 sigmoid, 5 leakyrelu (uniform leaky_alpha),
-// 6 prelu (per-channel weights read by the kernel), 7 tanh.  Semantics match the unary kernels.
+// 6 prelu (per-channel weights read by the kernel), 7 tanh, and 8: any piecewise-linear one
+// (linear, relu, relu6, leakyrelu) chosen by uniforms, so those share one program per kernel
+// (each program costs the driver ~100 ms to compile at its first draw).  Semantics match the
+// unary kernels: NaN stays NaN, relu(-inf) = 0, relu(-0) = +0.
 uniform float leaky_alpha;
+uniform float act_neg;      // ACT 8: slope below zero (0 relu/relu6, alpha leakyrelu, 1 linear)
+uniform float act_hi;       // ACT 8: upper clip (6 for relu6, +inf otherwise)
 vec4 activate(vec4 x, vec4 prelu_w) {
 #if ACT == 1
     return keep_nan(mix(vec4(0.0), x, greaterThan(x, vec4(0.0))), x);
@@ -18,6 +23,9 @@ vec4 activate(vec4 x, vec4 prelu_w) {
     return mix(x, x * prelu_w, lessThan(x, vec4(0.0)));
 #elif ACT == 7
     return tf_tanh(x);
+#elif ACT == 8
+    vec4 below = act_neg == 0.0 ? vec4(0.0) : x * act_neg;
+    return keep_nan(mix(below, min(x, vec4(act_hi)), greaterThan(x, vec4(0.0))), x);
 #else
     return x;
 #endif
