@@ -109,9 +109,15 @@ AFFINE_PRODUCERS = {"Conv2D": "_FusedConv2D", "_FusedConv2D": "_FusedConv2D",
                     "MatMul": "_FusedMatMul", "_FusedMatMul": "_FusedMatMul"}
 
 
-def fold_affine_into_producers(graph: Graph, consts: dict[str, np.ndarray], keep: set[str]) -> int:
-    """Mul / Add / Sub by a per-channel constant right after a convolution or dense layer without
-    activation folds into its filter and bias: (conv(x, w) + b) * s + t = conv(x, w * s) + (b * s + t).
+def fuse_epilogues(graph: Graph, consts: dict[str, np.ndarray], keep: set[str]) -> int:
+    """Merge into convolutions and dense layers what follows them, until nothing more merges:
+
+    * Mul / Add / Sub by a per-channel constant folds into the filter and bias:
+      (conv(x, w) + b) * s + t = conv(x, w * s) + (b * s + t);
+    * a residual Add(conv(x), skip) becomes the convolution's fused Add (_fold_residual);
+    * an activation after a layer without one becomes its fused activation (_fold_activation);
+    * a zero Pad before a VALID pool, and a relu / relu6 / leaky relu after one, become attributes of
+      the pool (_fold_pad_into_pool, _fold_activation_into_pool).
 
     Batch normalisation exported as separate Mul and Add nodes (Keras 3 through TF 2.16+ often does)
     would otherwise cost two more programs to compile and two more passes over the activation.  Only
@@ -122,10 +128,78 @@ def fold_affine_into_producers(graph: Graph, consts: dict[str, np.ndarray], keep
     while changed:
         changed = False
         for node in list(graph.nodes.values()):
-            if node.name in graph.nodes and _fold_affine(graph, consts, node, keep):
+            if node.name not in graph.nodes:
+                continue
+            if (_fold_affine(graph, consts, node, keep) or _fold_residual(graph, consts, node, keep)
+                    or _fold_activation(graph, node, keep) or _fold_pad_into_pool(graph, consts, node, keep)
+                    or _fold_activation_into_pool(graph, node, keep)):
                 folded += 1
                 changed = True
     return folded
+
+
+CONV_FAMILY = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
+FUSED_ACTIVATIONS = {"Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid", "Tanh"}
+
+
+def _foldable_producer(graph: Graph, node: Node, i: int, keep: set[str], ops: set[str]) -> Node | None:
+    """The producer of node's input i when it can be merged into node: one of `ops`, read by node
+    alone, not a named output, nobody's control dependency."""
+    src, k = node.inputs[i]
+    prod = graph.nodes[src]
+    if k != 0 or prod.op not in ops or graph.consumers[src] != [node.name] or src in keep:
+        return None
+    if any(src in n.control for n in graph.nodes.values()):
+        return None
+    return prod
+
+
+def _linear(prod: Node) -> bool:
+    """A producer without activation (its output is filter-linear plus bias / residual)."""
+    return _fused_ops(prod) in ([], ["BiasAdd"], ["BiasAdd", "Add"])
+
+
+def _fold_residual(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: set[str]) -> bool:
+    """Add(conv(x), skip) -> one convolution whose epilogue adds the skip connection (TF's fused_ops
+    [BiasAdd, Add]): the residual sum of ResNet and MobileNetV2 blocks costs no draw of its own."""
+    if node.op not in ("AddV2", "Add", "AddN") or len(node.inputs) != 2 or node.control:
+        return False
+    if str(node.attr("T", "float32")) != "float32":
+        return False
+    for side in (0, 1):
+        prod = _foldable_producer(graph, node, side, keep, CONV_FAMILY)
+        if prod is None or not _linear(prod) or "Add" in _fused_ops(prod):
+            continue
+        skip = node.inputs[1 - side]
+        if skip[0] == prod.name or graph.nodes[skip[0]].op == "Const":
+            continue
+        w = _const(graph, consts, prod, 1)
+        if w is None or w.ndim != 4:
+            continue
+        if _fused_ops(prod) == ["BiasAdd"]:
+            bias = prod.inputs[2]
+        else:
+            channels = w.shape[2] * w.shape[3] if "Depthwise" in prod.op else w.shape[3]
+            bias = (_add_const(graph, consts, f"{node.name}/zero_bias", np.zeros(channels)), 0)
+        op = AFFINE_PRODUCERS[prod.op]
+        _replace(graph, prod, node, op, prod.inputs[:2] + [bias, skip], ["BiasAdd", "Add"])
+        return True
+    return False
+
+
+def _fold_activation(graph: Graph, node: Node, keep: set[str]) -> bool:
+    """Relu & co. right after a convolution or dense layer without activation become its fused
+    activation (grappler does this for conv + bias + relu, but not after a residual add)."""
+    if node.op not in FUSED_ACTIVATIONS or len(node.inputs) != 1 or node.control:
+        return False
+    prod = _foldable_producer(graph, node, 0, keep, CONV_FAMILY | {"MatMul", "_FusedMatMul"})
+    if prod is None or not _linear(prod):
+        return False
+    if prod.op in ("MatMul", "_FusedMatMul") and "Add" in _fused_ops(prod):
+        return False
+    extra = {"leakyrelu_alpha": float(node.attr("alpha", 0.2))} if node.op == "LeakyRelu" else None
+    _replace(graph, prod, node, AFFINE_PRODUCERS[prod.op], list(prod.inputs), _fused_ops(prod) + [node.op], extra)
+    return True
 
 
 def _fold_affine(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: set[str]) -> bool:
@@ -142,6 +216,8 @@ def _fold_affine(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: 
         plan = _affine_plan(graph, consts, prod)
         if c is None or plan is None or c.dtype.kind != "f":
             continue
+        if node.op == "Mul" and "Add" in _fused_ops(prod):
+            continue            # a scale would apply to the residual too
         w, bias, channels, rank = plan
         if c.ndim > rank or (c.size != 1 and c.shape[-1] != channels) or c.size not in (1, channels):
             continue
@@ -160,8 +236,8 @@ def _fold_affine(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: 
 def _affine_plan(graph: Graph, consts: dict[str, np.ndarray], prod: Node) -> tuple[np.ndarray, np.ndarray, int, int] | None:
     """(filter, bias, output channels, output rank) of a producer whose output is filter-linear."""
     if prod.op.startswith("_Fused") or prod.op.startswith("Fused"):
-        ops = [o.decode() if isinstance(o, bytes) else str(o) for o in prod.attr("fused_ops", [])]
-        if ops != ["BiasAdd"] or len(prod.inputs) != 3:
+        ops = _fused_ops(prod)
+        if ops not in (["BiasAdd"], ["BiasAdd", "Add"]) or len(prod.inputs) != 2 + len(ops):
             return None
         bias = _const(graph, consts, prod, 2)
         if bias is None:
@@ -200,20 +276,96 @@ def _rewrite(graph: Graph, consts: dict[str, np.ndarray], prod: Node, node: Node
     """`node` (the Mul/Add) becomes the fused producer, keeping its name; the producer goes away."""
     wname = _add_const(graph, consts, f"{node.name}/folded_filter", w)
     bname = _add_const(graph, consts, f"{node.name}/folded_bias", bias)
+    residual = prod.inputs[3:] if "Add" in _fused_ops(prod) else []
+    _replace(graph, prod, node, AFFINE_PRODUCERS[prod.op], [prod.inputs[0], (wname, 0), (bname, 0)] + residual,
+             ["BiasAdd"] + (["Add"] if residual else []))
+
+
+def _fused_ops(node: Node) -> list[str]:
+    return [o.decode() if isinstance(o, bytes) else str(o) for o in node.attr("fused_ops", [])]
+
+
+def _replace(graph: Graph, prod: Node, node: Node, op: str, inputs: list[tuple[str, int]], fused_ops: list[str],
+             extra_attrs: dict | None = None) -> None:
+    """`node` becomes `op` over `inputs` with the producer's attributes (keeping its own name, which
+    outputs and consumers refer to); the producer, now unused, leaves the graph."""
     for src, _ in node.inputs:
-        if src in graph.consumers and node.name in graph.consumers[src]:
+        if node.name in graph.consumers.get(src, []):
             graph.consumers[src].remove(node.name)
     for src, _ in prod.inputs:
         if prod.name in graph.consumers.get(src, []):
             graph.consumers[src].remove(prod.name)
-    x = prod.inputs[0]
-    attrs = {k: v for k, v in prod.attrs.items()}
-    attrs["fused_ops"] = ["BiasAdd"]
-    attrs["num_args"] = 1
-    node.op = AFFINE_PRODUCERS[prod.op]
-    node.inputs = [x, (wname, 0), (bname, 0)]
+    attrs = dict(prod.attrs)
+    attrs["fused_ops"] = fused_ops
+    attrs["num_args"] = len(inputs) - 2 - ("Prelu" in fused_ops)
+    attrs.update(extra_attrs or {})
+    node.op = op
+    node.inputs = list(inputs)
     node.attrs = attrs
-    for src in (x[0], wname, bname):
+    for src, _ in inputs:
         graph.consumers[src].append(node.name)
     del graph.nodes[prod.name]
     del graph.consumers[prod.name]
+
+
+POOLS = {"MaxPool", "AvgPool"}
+POOL_ACTIVATIONS = {"Relu": "relu", "Relu6": "relu6", "LeakyRelu": "leakyrelu"}
+
+
+def _fold_pad_into_pool(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: set[str]) -> bool:
+    """Pad(x, zeros around H and W) -> VALID pool: one pool with explicit padding whose padding taps
+    count as zeros (`_pad_zeros`), exactly what the padded tensor gave (ResNet stems do this)."""
+    if node.op not in POOLS or not node.inputs or node.attr("_pad_zeros"):
+        return False
+    padding = node.attr("padding", "")
+    if (padding.decode() if isinstance(padding, bytes) else str(padding)).upper() != "VALID":
+        return False
+    pad = _foldable_producer(graph, node, 0, keep, {"Pad", "PadV2"})
+    if pad is None or len(pad.inputs) < 2:
+        return False
+    paddings = _const(graph, consts, pad, 1)
+    if paddings is None or paddings.shape != (4, 2):
+        return False
+    if pad.op == "PadV2":
+        value = _const(graph, consts, pad, 2) if len(pad.inputs) > 2 else None
+        if value is None or value.size != 1 or float(value.reshape(-1)[0]) != 0.0:
+            return False
+    q = paddings.astype(np.int64)
+    if q[0].any() or q[3].any() or (q < 0).any():
+        return False
+    for src, _ in pad.inputs:
+        if pad.name in graph.consumers.get(src, []):
+            graph.consumers[src].remove(pad.name)
+    graph.consumers[pad.name].remove(node.name)
+    node.inputs[0] = pad.inputs[0]
+    graph.consumers[pad.inputs[0][0]].append(node.name)
+    del graph.nodes[pad.name]
+    del graph.consumers[pad.name]
+    node.attrs["padding"] = "EXPLICIT"
+    node.attrs["explicit_paddings"] = [0, 0, int(q[1, 0]), int(q[1, 1]), int(q[2, 0]), int(q[2, 1]), 0, 0]
+    node.attrs["_pad_zeros"] = True
+    return True
+
+
+def _fold_activation_into_pool(graph: Graph, node: Node, keep: set[str]) -> bool:
+    """relu(pool(x)) -> one pool that applies the activation to its float result."""
+    if node.op not in POOL_ACTIVATIONS or len(node.inputs) != 1 or node.control:
+        return False
+    if str(node.attr("T", "float32")) != "float32":
+        return False
+    prod = _foldable_producer(graph, node, 0, keep, POOLS)
+    if prod is None or prod.attr("_activation"):
+        return False
+    for src, _ in node.inputs + prod.inputs:
+        for owner in (node.name, prod.name):
+            if owner in graph.consumers.get(src, []):
+                graph.consumers[src].remove(owner)
+    attrs = dict(prod.attrs)
+    attrs["_activation"] = POOL_ACTIVATIONS[node.op]
+    attrs["_leakyrelu_alpha"] = float(node.attr("alpha", 0.2))
+    node.op, node.inputs, node.attrs = prod.op, list(prod.inputs), attrs
+    for src, _ in node.inputs:
+        graph.consumers[src].append(node.name)
+    del graph.nodes[prod.name]
+    del graph.consumers[prod.name]
+    return True

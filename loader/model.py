@@ -19,7 +19,7 @@ from gpu_backend.errors import UnsupportedDTypeError
 from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
-from .folding import fold_affine_into_producers, fold_fused_batch_norms, fold_pads_into_convs
+from .folding import fold_fused_batch_norms, fold_pads_into_convs, fuse_epilogues
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .sources import ModelSource, resolve_source
@@ -66,7 +66,7 @@ class GraphModel:
         fold_fused_batch_norms(self.graph, consts)
         fold_pads_into_convs(self.graph, consts)
         named = {ref[0] for ref in (parse_input(t.name)[0] for t in artifacts.outputs) if ref is not None}
-        fold_affine_into_producers(self.graph, consts, named)
+        fuse_epilogues(self.graph, consts, named)
         self.inputs, self.outputs = self._signature()
         self.dynamic = graph_is_dynamic(self.graph)
         if self.dynamic:

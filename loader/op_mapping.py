@@ -226,14 +226,17 @@ def fused_epilogue(node: Node) -> tuple[str, list[str]]:
         else:
             raise MappingError(f"fused_ops {ops}: {o!r} is not a fused op this runtime knows "
                                f"(BiasAdd, FusedBatchNorm, {', '.join(ACTIVATIONS)})")
-    if rest not in ([], ["BiasAdd"], ["FusedBatchNorm"]):
-        raise MappingError(f"fused_ops {ops} is not supported (BiasAdd or FusedBatchNorm, then one activation)")
+    if rest not in ([], ["BiasAdd"], ["FusedBatchNorm"], ["BiasAdd", "Add"]):
+        raise MappingError(f"fused_ops {ops} is not supported (BiasAdd or FusedBatchNorm, optionally then Add, "
+                           "then one activation)")
+    if "Add" in rest and act == "prelu":
+        raise MappingError(f"fused_ops {ops}: Add with a Prelu activation is not supported")
     return act, rest
 
 
 def _fused_inputs(node: Node, base: list[int], act: str, rest: list[str]) -> list[int]:
     args = list(range(len(base), len(node.inputs)))
-    want = (1 if rest == ["BiasAdd"] else 0) + (1 if act == "prelu" else 0)
+    want = ("BiasAdd" in rest) + ("Add" in rest) + (act == "prelu")
     if rest == ["FusedBatchNorm"]:
         raise MappingError("FusedBatchNorm inside a fused op is folded by the loader; it cannot run directly")
     if len(args) != want:
@@ -245,6 +248,8 @@ def _fused_inputs(node: Node, base: list[int], act: str, rest: list[str]) -> lis
 @maps("_FusedMatMul")
 def _fused_matmul(node: Node, p: Params) -> KernelCall:
     act, rest = fused_epilogue(node)
+    if "Add" in rest:
+        raise MappingError(f"fused_ops {node.attr('fused_ops')}: Add is supported for convolutions only")
     return KernelCall("_FusedMatMul", _fused_inputs(node, [0, 1], act, rest),
                       {"transpose_a": bool(node.attr("transpose_a", False)),
                        "transpose_b": bool(node.attr("transpose_b", False)), "activation": act,
@@ -281,7 +286,8 @@ def _conv2d(node: Node, p: Params) -> KernelCall:
 @maps("_FusedConv2D")
 def _fused_conv2d(node: Node, p: Params) -> KernelCall:
     act, rest = fused_epilogue(node)
-    attrs = _conv_attrs(node) | {"activation": act, "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2))}
+    attrs = _conv_attrs(node) | {"activation": act, "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2)),
+                                 "residual": "Add" in rest}
     return KernelCall("FusedConv2D", _fused_inputs(node, [0, 1], act, rest), attrs)
 
 
@@ -293,7 +299,8 @@ def _depthwise(node: Node, p: Params) -> KernelCall:
 @maps("FusedDepthwiseConv2dNative")
 def _fused_depthwise(node: Node, p: Params) -> KernelCall:
     act, rest = fused_epilogue(node)
-    attrs = _conv_attrs(node) | {"activation": act, "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2))}
+    attrs = _conv_attrs(node) | {"activation": act, "leakyrelu_alpha": float(node.attr("leakyrelu_alpha", 0.2)),
+                                 "residual": "Add" in rest}
     return KernelCall("FusedDepthwiseConv2D", _fused_inputs(node, [0, 1], act, rest), attrs)
 
 
@@ -311,8 +318,15 @@ def _dilation2d(node: Node, p: Params) -> KernelCall:
 @maps("MaxPool", "AvgPool")
 def _pool(node: Node, p: Params) -> KernelCall:
     _nhwc(node)
-    return KernelCall(node.op, [0], {"filter_size": _hw(node.attr("ksize"), "ksize"),
-                                     "strides": _hw(node.attr("strides"), "strides"), "pad": _pad(node)})
+    attrs = {"filter_size": _hw(node.attr("ksize"), "ksize"), "strides": _hw(node.attr("strides"), "strides"),
+             "pad": _pad(node)}
+    # set by the loader's folding (loader/folding.py), never by a converter
+    if node.attr("_pad_zeros"):
+        attrs["pad_zeros"] = True
+    if node.attr("_activation"):
+        attrs["activation"] = node.attr("_activation")
+        attrs["leakyrelu_alpha"] = float(node.attr("_leakyrelu_alpha", 0.2))
+    return KernelCall(node.op, [0], attrs)
 
 
 @maps("MaxPoolV2", params=(1, 2))

@@ -172,3 +172,46 @@ def test_convolutions_with_and_without_bias_share_a_program(gl):
     assert_matches(gl.read(outs[0]), want, rtol=1e-4, atol=1e-5)
     for h in [x, w, b, warm] + outs:
         gl.dispose(h)
+
+
+@pytest.mark.parametrize("op", ["FusedConv2D", "FusedDepthwiseConv2D"])
+@pytest.mark.parametrize("act", ["linear", "relu", "elu"])
+@pytest.mark.parametrize("constant", [True, False])
+def test_fused_residual_add(gl, op, act, constant):
+    """TF's fused_ops [BiasAdd, Add, act]: the skip connection is added before the activation."""
+    rng = np.random.default_rng(8)
+    x = random_floats(rng, (2, 5, 7, 6))
+    w = random_floats(rng, (3, 3, 6, 1) if op == "FusedDepthwiseConv2D" else (3, 3, 6, 5))
+    cout = 6 if op == "FusedDepthwiseConv2D" else 5
+    bias, skip = random_floats(rng, (cout,)), random_floats(rng, (2, 5, 7, cout))
+    skip[0, 0, 0, 0] = np.nan
+    attrs = {"strides": [1, 1], "pad": "same", "activation": act, "residual": True}
+    handles = [gl.upload(x), gl.upload(w, constant=constant), gl.upload(bias, constant=constant), gl.upload(skip)]
+    (out,) = gl.run(op, handles, attrs)
+    (want,) = run_ref(op, [x, w, bias, skip], attrs)
+    assert_matches(gl.read(out), want, rtol=1e-4, atol=1e-5)
+    for h in handles + [out]:
+        gl.dispose(h)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AvgPool"])
+@pytest.mark.parametrize("act", ["linear", "relu", "relu6", "leakyrelu"])
+def test_pool_zero_padding_and_activation(any_gl, op, act):
+    """The attributes the loader sets when it folds a zero Pad and an activation into a pool."""
+    rng = np.random.default_rng(9)
+    x = random_floats(rng, (1, 6, 7, 5), 4.0)
+    x[0, 0, 0, :] = -np.inf
+    x[0, 1, 1, 2] = np.nan
+    attrs = {"filter_size": [3, 3], "strides": [2, 2], "pad": [[1, 2], [2, 1]], "pad_zeros": True,
+             "activation": act, "leakyrelu_alpha": 0.3}
+    got = any_gl.read(any_gl.run(op, [any_gl.upload(x)], attrs)[0])
+    # the definition: pool the zero-padded tensor without padding, then activate
+    (padded,) = run_ref("PadV2", [x], {"paddings": [[0, 0], [1, 2], [2, 1], [0, 0]]})
+    (pooled,) = run_ref(op, [padded], {"filter_size": [3, 3], "strides": [2, 2], "pad": "valid"})
+    want = {"linear": pooled, "relu": np.where(pooled > 0, pooled, 0.0),
+            "relu6": np.where(pooled > 0, np.minimum(pooled, 6), 0.0),
+            "leakyrelu": np.where(pooled > 0, pooled, np.float32(0.3) * pooled)}[act].astype(np.float32)
+    want = np.where(np.isnan(pooled), np.nan, want).astype(np.float32)
+    assert_matches(got, want, rtol=1e-5, atol=1e-6)
+    (ref,) = run_ref(op, [x], attrs)
+    assert_matches(ref, want, rtol=1e-5, atol=1e-6)

@@ -410,3 +410,74 @@ def test_affine_ops_that_must_not_fold_stay(gl, tmp_path):
     np.testing.assert_allclose(out["Identity_1:0"], c + c * weights["b"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["Identity_2:0"], np.maximum(c + weights["b"], 0) * weights["b"], rtol=1e-4, atol=1e-5)
     model.dispose()
+
+
+def test_residual_block_folds_into_one_convolution(gl, tmp_path):
+    """grappler's form of a ResNet block: AddN(conv, skip) -> AddV2(bias, .) -> Relu, and Keras's:
+    AddV2(conv + bias, skip) -> Relu; each becomes one convolution with a fused residual add."""
+    rng = np.random.default_rng(13)
+    weights = {"w": rng.standard_normal((3, 3, 4, 4)).astype(np.float32),
+               "w2": rng.standard_normal((1, 1, 4, 4)).astype(np.float32),
+               "b": rng.standard_normal(4).astype(np.float32), "b2": rng.standard_normal(4).astype(np.float32)}
+    bias_add = {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode()]}}, "num_args": {"i": "1"}}
+    nodes = [mb.const("w"), mb.const("w2"), mb.const("b"), mb.const("b2"), mb.placeholder("x", [1, 6, 5, 4]),
+             mb.op("c1", "Conv2D", ["x", "w"], **_conv_attrs()),
+             mb.op("sum", "AddN", ["c1", "x"], N={"i": "2"}), mb.op("badd", "AddV2", ["b", "sum"]),
+             mb.op("r1", "Relu", ["badd"]),
+             mb.op("c2", "_FusedConv2D", ["r1", "w2", "b2"], **_conv_attrs(), **bias_add),
+             mb.op("add2", "AddV2", ["c2", "r1"]), mb.op("r2", "Relu6", ["add2"]),
+             mb.op("Identity", "Identity", ["r2"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature({"x": ("x:0", [1, 6, 5, 4], "float32")},
+                                                            {"y": ("Identity:0", [1, 6, 5, 4], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "resblock", doc, files), backend=gl)
+    placement = model.placement()
+    assert set(placement) >= {"_FusedConv2D"} and not {"AddN", "AddV2", "Relu", "Relu6", "Conv2D"} & set(placement)
+    x = rng.standard_normal((1, 6, 5, 4)).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    (c1,) = run_reference("Conv2D", [x, weights["w"]], {"strides": [1, 1], "pad": "same"})
+    r1 = np.maximum(c1 + x + weights["b"], 0)
+    (c2,) = run_reference("Conv2D", [r1, weights["w2"]], {"strides": [1, 1], "pad": "same"})
+    want = np.clip(c2 + weights["b2"] + r1, 0, 6)
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], want, rtol=1e-4, atol=1e-5)
+    model.dispose()
+
+
+def test_zero_pad_and_relu_fold_into_a_pool(gl, tmp_path):
+    rng = np.random.default_rng(14)
+    weights = {"paddings": np.array([[0, 0], [1, 1], [0, 2], [0, 0]], np.int32)}
+    pool_attrs = dict(ksize=mb.attr_list_i([1, 3, 3, 1]), strides=mb.attr_list_i([1, 2, 2, 1]),
+                      padding=mb.attr_s("VALID"), data_format=mb.attr_s("NHWC"))
+    nodes = [mb.const("paddings", "int32"), mb.placeholder("x", [1, 7, 6, 3]), mb.op("pad", "Pad", ["x", "paddings"]),
+             mb.op("pool", "AvgPool", ["pad"], **pool_attrs), mb.op("relu", "Relu", ["pool"]),
+             mb.op("Identity", "Identity", ["relu"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature({"x": ("x:0", [1, 7, 6, 3], "float32")},
+                                                            {"y": ("Identity:0", [1, 4, 3, 3], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "padpool", doc, files), backend=gl)
+    assert set(model.placement()) == {"AvgPool", "Placeholder", "Identity"}
+    x = rng.standard_normal((1, 7, 6, 3)).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    (padded,) = run_reference("PadV2", [x], {"paddings": weights["paddings"].tolist()})
+    (pooled,) = run_reference("AvgPool", [padded], {"filter_size": [3, 3], "strides": [2, 2], "pad": "valid"})
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], np.maximum(pooled, 0), rtol=1e-5, atol=1e-6)
+    model.dispose()
+
+
+def test_tf_fused_conv_with_add_loads_and_runs(gl, tmp_path):
+    """A converter may emit TF's own _FusedConv2D with fused_ops [BiasAdd, Add, Relu] (4 inputs)."""
+    rng = np.random.default_rng(15)
+    weights = {"w": rng.standard_normal((3, 3, 2, 3)).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
+    fused = {"fused_ops": {"list": {"s": [base64.b64encode(o).decode() for o in (b"BiasAdd", b"Add", b"Relu")]}},
+             "num_args": {"i": "2"}}
+    nodes = [mb.const("w"), mb.const("b"), mb.placeholder("x", [1, 4, 4, 2]), mb.placeholder("s", [1, 4, 4, 3]),
+             mb.op("c", "_FusedConv2D", ["x", "w", "b", "s"], **_conv_attrs(), **fused),
+             mb.op("Identity", "Identity", ["c"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature(
+        {"x": ("x:0", [1, 4, 4, 2], "float32"), "s": ("s:0", [1, 4, 4, 3], "float32")},
+        {"y": ("Identity:0", [1, 4, 4, 3], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "tffused", doc, files), backend=gl, strict=True)
+    x, s = rng.standard_normal((1, 4, 4, 2)).astype(np.float32), rng.standard_normal((1, 4, 4, 3)).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    (c,) = run_reference("Conv2D", [x, weights["w"]], {"strides": [1, 1], "pad": "same"})
+    np.testing.assert_allclose(model.predict({"x": x, "s": s})["Identity:0"], np.maximum(c + weights["b"] + s, 0),
+                               rtol=1e-4, atol=1e-5)
+    model.dispose()

@@ -42,6 +42,9 @@ def _check(op: str, x: GLTensor, w: GLTensor, attrs: dict, depthwise: bool) -> N
 def _epilogue(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict, out_shape: tuple[int, ...],
               elem: bool) -> tuple[dict[str, Arg], list[tuple[str, str]], dict]:
     act, has_bias, has_prelu = ("linear", False, False)
+    residual = None
+    if op.startswith("Fused") and attrs.get("residual"):
+        residual, inputs = inputs[-1], inputs[:-1]
     if op.startswith("Fused"):
         act, has_bias, has_prelu = parse_fused(op, len(inputs), attrs)
     args: dict[str, Arg] = {}
@@ -53,13 +56,17 @@ def _epilogue(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict, o
             args["Bias"] = Arg(inputs[2], buffer=bias_tb)
     if has_prelu:
         args["Prelu"] = Arg(inputs[-1], "bcast", elem=elem)
+    if residual is not None:
+        if broadcast_shapes(residual.shape, out_shape) != tuple(out_shape):
+            raise GLFallback("a residual that enlarges the output by broadcasting")
+        args["Residual"] = Arg(residual, "bcast", elem=elem)
     for name, a in args.items():
         if broadcast_shapes(a.tensor.shape, out_shape) != tuple(out_shape):
             raise ShapeError(f"{op}: {name.lower()} of shape {list(a.tensor.shape)} does not broadcast to the "
                              f"output shape {list(out_shape)}")
     code, act_uniforms = activation_code(act, attrs)
     defines = [("HAS_BIAS", str(int(has_bias))), ("ACT", str(code)), ("GENERIC", str(int(elem))),
-               ("BIAS_TB", str(int(bias_tb is not None)))]
+               ("BIAS_TB", str(int(bias_tb is not None))), ("HAS_RESIDUAL", str(int(residual is not None)))]
     return args, defines, act_uniforms
 
 

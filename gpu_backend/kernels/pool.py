@@ -1,10 +1,17 @@
-"""MaxPool and AvgPool: one texel program, vectorised over 4 channels."""
+"""MaxPool and AvgPool: one texel program, vectorised over 4 channels.
+
+Two attributes beyond TF.js's, set by the loader when it folds neighbours into a pool:
+`pad_zeros` (padding taps count as zeros, as a zero Pad in front of a VALID pool makes them) and a
+piecewise-linear `activation` (linear, relu, relu6, leakyrelu with `leakyrelu_alpha`) applied to
+float results; both are uniforms, so they cost no extra program."""
 from __future__ import annotations
 
-from ..errors import ShapeError, UnsupportedDTypeError
+from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from ..window import check_data_format, spatial_pair, window_geometry
+from .elementwise import MATH
+from .matmul import PIECEWISE_LINEAR, activation_code
 
 
 @gl_kernel("MaxPool", "AvgPool")
@@ -15,10 +22,17 @@ def pool(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> lis
         raise ShapeError(f"{op}: input must have rank 4 ([batch, height, width, channels]), got {list(x.shape)}")
     if x.dtype == "bool" or (op == "AvgPool" and x.dtype != "float32"):
         raise UnsupportedDTypeError(f"{op} does not take {x.dtype} inputs")
+    act = str(attrs.get("activation", "linear")).lower()
+    if act not in PIECEWISE_LINEAR:
+        raise AttributeValueError(f"{op}: activation {act!r} is not supported (linear, relu, relu6, leakyrelu)")
+    if act != "linear" and x.dtype != "float32":
+        raise UnsupportedDTypeError(f"{op}: an activation needs float32 input, got {x.dtype}")
     kh, kw = spatial_pair(op, attrs, "filter_size")
     win = window_geometry(op, attrs, x.shape[1], x.shape[2], kh, kw, dilations=(1, 1))
     out_shape = (x.shape[0], win.out_h, win.out_w, x.shape[3])
+    code, act_uniforms = activation_code(act, attrs)
     uniforms = {"in_hw": (x.shape[1], x.shape[2]), "ksize": (kh, kw), "strides": (win.s_h, win.s_w),
-                "pad": (win.top, win.left)}
+                "pad": (win.top, win.left), "pad_zeros": int(bool(attrs.get("pad_zeros", False))), **act_uniforms}
     return [gl.run("pool.glsl", None, "texel", {"X": Arg(x)}, out_shape, x.dtype,
-                   defines=[("IS_MAX", str(int(op == "MaxPool")))], uniforms=uniforms, label=op)]
+                   defines=[("IS_MAX", str(int(op == "MaxPool"))), ("ACT", str(code))], uniforms=uniforms,
+                   libs=[MATH, ("lib/activation.glsl", None)], label=op)]

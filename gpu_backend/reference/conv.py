@@ -122,7 +122,13 @@ def _depthwise(op: str, x: np.ndarray, f: np.ndarray, attrs: dict) -> np.ndarray
 
 
 def _epilogue(op: str, out: np.ndarray, inputs: list[np.ndarray], attrs: dict) -> np.ndarray:
-    """Bias add then activation (TF.js's fused conv semantics), validating the extra operands' shapes."""
+    """Bias add, residual add (attr `residual`: the last input, TF's fused "Add"), then activation,
+    validating the extra operands' shapes."""
+    residual = None
+    if attrs.get("residual"):
+        residual, inputs = inputs[-1], inputs[:-1]
+        if residual.dtype.kind != "f":
+            raise UnsupportedDTypeError(f"{op}: the residual must be float32, got {residual.dtype}")
     act, bias, prelu = split_fused_inputs(op, inputs, attrs)
     for what, extra in (("bias", bias), ("prelu weights", prelu)):
         if extra is None:
@@ -132,6 +138,8 @@ def _epilogue(op: str, out: np.ndarray, inputs: list[np.ndarray], attrs: dict) -
         check_broadcasts_to(op, what, extra.shape, out.shape, " (the output of the convolution)")
     if bias is not None:
         out = out + bias.astype(np.float64)
+    if residual is not None:
+        out = out + residual.astype(np.float64)
     alpha = float(np.float32(attrs.get("leakyrelu_alpha", 0.2)))
     return activate(out, act, alpha, None if prelu is None else prelu.astype(np.float64))
 

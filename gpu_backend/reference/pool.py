@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError, UnsupportedDTypeError
+from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import numpy_kernel
 from ..window import Window, check_data_format, spatial_pair, window_geometry
+from .matmul import activate
 from .conv import FLOAT32_LOWEST, INT32_MIN, pad_for_window, \
     window_taps
 
@@ -32,21 +33,36 @@ def _prepare(op: str, inputs: list[np.ndarray], attrs: dict) -> tuple[np.ndarray
     return x, win
 
 
+def _activation(op: str, out: np.ndarray, attrs: dict, dtype_kind: str) -> np.ndarray:
+    """The loader's folded activation (attribute `activation`): linear, relu, relu6 or leakyrelu."""
+    act = str(attrs.get("activation", "linear")).lower()
+    if act not in ("linear", "relu", "relu6", "leakyrelu"):
+        raise AttributeValueError(f"{op}: activation {act!r} is not supported (linear, relu, relu6, leakyrelu)")
+    if act == "linear":
+        return out
+    if dtype_kind != "f":
+        raise UnsupportedDTypeError(f"{op}: an activation needs float32 input")
+    return activate(out, act, float(np.float32(attrs.get("leakyrelu_alpha", 0.2))), None)
+
+
 @numpy_kernel("MaxPool")
 def max_pool(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
+    """pad_zeros: padding taps count as zeros (a zero Pad in front of a VALID pool, folded)."""
     x, win = _prepare(op, inputs, attrs)
     shape = (x.shape[0], win.out_h, win.out_w, x.shape[3])
+    zeros = bool(attrs.get("pad_zeros", False))
     if x.dtype.kind in "iu":
-        xp = pad_for_window(x.astype(np.int64), win, INT32_MIN)
+        xp = pad_for_window(x.astype(np.int64), win, 0 if zeros else INT32_MIN)
         acc = np.full(shape, INT32_MIN, np.int64)
         for _, _, tap in window_taps(xp, win):
             acc = np.maximum(acc, tap)
+        _activation(op, acc, attrs, "i")
         return [acc.astype(np.int32)]
-    xp = pad_for_window(x.astype(np.float64), win, np.nan)      # fmax skips NaN: padding never wins
+    xp = pad_for_window(x.astype(np.float64), win, 0.0 if zeros else np.nan)   # fmax skips NaN padding
     acc = np.full(shape, FLOAT32_LOWEST)
     for _, _, tap in window_taps(xp, win):
         acc = np.fmax(acc, tap)
-    return [acc.astype(np.float32)]
+    return [_activation(op, acc, attrs, "f").astype(np.float32)]
 
 
 @numpy_kernel("AvgPool")
@@ -56,11 +72,12 @@ def avg_pool(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]
         raise UnsupportedDTypeError(f"{op} takes float32 inputs only (TensorFlow has no int32 AvgPool); "
                                     f"cast to float32 first")
     xp = pad_for_window(x.astype(np.float64), win, 0.0)
-    ones = pad_for_window(np.ones((1,) + x.shape[1:3] + (1,)), win, 0.0)
+    ones = pad_for_window(np.ones((1,) + x.shape[1:3] + (1,)), win, 1.0 if attrs.get("pad_zeros") else 0.0)
     total = np.zeros((x.shape[0], win.out_h, win.out_w, x.shape[3]))
     count = np.zeros((1, win.out_h, win.out_w, 1))
     for (_, _, tap), (_, _, valid) in zip(window_taps(xp, win), window_taps(ones, win)):
         total += tap
         count += valid
     with np.errstate(invalid="ignore", divide="ignore"):
-        return [(total / count).astype(np.float32)]          # a window of padding only gives NaN (0 / 0)
+        mean = total / count                                   # a window of padding only gives NaN (0 / 0)
+    return [_activation(op, mean, attrs, "f").astype(np.float32)]

@@ -1,6 +1,7 @@
 // 2-D convolutions, NHWC.  X: [N, H, W, Cin]; the output is [N, OH, OW, Cout] with
 // oy * stride - pad_top + ky * dilation the input row of tap ky (taps outside the image are zero).
-// Fused epilogue: + Bias (broadcast), then activate() (lib/activation.glsl) with Prelu weights.
+// Fused epilogue: + Bias (broadcast), + Residual (HAS_RESIDUAL: TF's fused "Add", a skip
+// connection added before the activation), then activate() (lib/activation.glsl) with Prelu weights.
 uniform ivec2 in_hw;        // input height, width
 uniform ivec2 ksize;        // filter height, width
 uniform ivec2 strides;
@@ -15,6 +16,9 @@ vec4 epilogue(vec4 acc, int c[OUT_R]) {
 #elif HAS_BIAS
     acc += Bias_texel(c);
 #endif
+#if HAS_RESIDUAL
+    acc += Residual_texel(c);
+#endif
 #if ACT == 6
     return activate(acc, Prelu_texel(c));
 #else
@@ -27,6 +31,9 @@ float epilogue1(float acc, int c[OUT_R]) {
     vec4 v = vec4(acc);
 #if HAS_BIAS
     v += vec4(Bias_elem(c));
+#endif
+#if HAS_RESIDUAL
+    v += vec4(Residual_elem(c));
 #endif
 #if ACT == 6
     return activate(v, vec4(Prelu_elem(c))).x;
