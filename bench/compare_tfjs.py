@@ -6,7 +6,8 @@ the real TF.js 4.22 (../shared/peer), in one run, on this machine.
 
 For each model it measures
   ours:  load, first inference in cold state (a) (fresh process, no driver shader cache) and (b)
-         (fresh process, cache warm), warm median, first predict after warmup();
+         (fresh process, cache warm), warm median, first predict after warmup(); once with the
+         driver's defaults and once with --fast-compile (llvmpipe without LLVM optimisation);
   TF.js WebGL on SwiftShader (headless Chromium's default), TF.js WebGL on Mesa llvmpipe (our driver,
   ANGLE over EGL; fresh browser and an empty Mesa cache for its first inference) and the TF.js CPU backend:
          load, first inference, warm median;
@@ -76,9 +77,16 @@ def run_peer(peer: Path, model_json: Path, backend: str, runs: int, tmp: Path, l
             "renderer": (d.get("backend", {}).get("webgl") or {}).get("unmaskedRenderer")}
 
 
-def ours(model_json: Path, runs: int) -> dict:
-    from loader.bench import run_bench
-    report, _, _ = run_bench(str(model_json), runs=runs, with_cold_states=True, progress=False)
+def ours(model_json: Path, runs: int, tmp: Path, fast_compile: bool = False) -> dict:
+    """`gpu-backend bench --cold-states` in its own process (the driver settings are per process)."""
+    out = tmp / f"ours-{model_json.parent.name}-{int(fast_compile)}.json"
+    cmd = [sys.executable, "-m", "loader.cli", "bench", str(model_json), "--runs", str(runs), "--cold-states",
+           "--no-progress", "--json", str(out)] + (["--fast-compile"] if fast_compile else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if r.returncode != 0:
+        raise RuntimeError(f"gpu-backend bench failed: {r.stderr[-2000:]}")
+    report = json.loads(out.read_text())
     cs = report["cold_states"]
     return {"load_ms": report["load_ms"],
             "first_cold_a_ms": cs["a_no_disk_cache"]["first_inference"]["wall_ms"],
@@ -95,22 +103,34 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "-"
 
 
-def table(results: dict) -> str:
-    lines = ["| model | ours load | ours first, cold a / b | ours warm | after warmup() | TF.js WebGL (SwiftShader) load / first / warm | TF.js WebGL (llvmpipe) first cold / warm | TF.js CPU warm | warm: ours / WebGL-SwiftShader | warm: ours / WebGL-llvmpipe | first cold a: ours / WebGL-SwiftShader | first cold a: ours / WebGL-llvmpipe |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        o, s, l, c = r["ours"], r["tfjs_webgl_swiftshader"], r["tfjs_webgl_llvmpipe"], r["tfjs_cpu"]
+def _f(x: object) -> str:
+    return f"{x:.1f}" if isinstance(x, (int, float)) else "-"
 
-        def f(x: object) -> str:
-            return f"{x:.1f}" if isinstance(x, (int, float)) else "-"
-        lines.append(
-            f"| {name} | {f(o['load_ms'])} | {f(o['first_cold_a_ms'])} / {f(o['first_cold_b_ms'])} | "
-            f"{f(o['warm_median_ms'])} | {f(o['after_warmup_first_ms'])} ({o['after_warmup_ratio']:.2f}x warm) | "
-            f"{f(s.get('load_ms'))} / {f(s.get('first_ms'))} / {f(s.get('warm_median_ms'))} | "
-            f"{f(l.get('first_ms'))} / {f(l.get('warm_median_ms'))} | {f(c.get('warm_median_ms'))} | "
-            f"{ratio(o['warm_median_ms'], s.get('warm_median_ms'))} | {ratio(o['warm_median_ms'], l.get('warm_median_ms'))} | "
-            f"{ratio(o['first_cold_a_ms'], s.get('first_ms'))} | {ratio(o['first_cold_a_ms'], l.get('first_ms'))} |")
-    return "\n".join(lines)
+
+def table(results: dict) -> str:
+    """Two tables: the times, then the ratios ours / TF.js (below 1: ours is faster)."""
+    times = ["| model | ours: load / first cold a / cold b / warm / after warmup() | ours, --fast-compile: first cold a / warm "
+             "| TF.js WebGL SwiftShader: load / first / warm | TF.js WebGL llvmpipe: first cold / warm | TF.js CPU: warm |",
+             "|---|---|---|---|---|---|"]
+    ratios = ["| model | warm / WebGL SwiftShader | first cold a / WebGL SwiftShader | warm / WebGL llvmpipe "
+              "| first cold a / WebGL llvmpipe | fast-compile: warm / SwiftShader | fast-compile: first cold a / SwiftShader "
+              "| after warmup() / warm |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        o, q = r["ours"], r["ours_fast_compile"]
+        s, l, c = r["tfjs_webgl_swiftshader"], r["tfjs_webgl_llvmpipe"], r["tfjs_cpu"]
+        times.append(
+            f"| {name} | {_f(o['load_ms'])} / {_f(o['first_cold_a_ms'])} / {_f(o['first_cold_b_ms'])} / "
+            f"{_f(o['warm_median_ms'])} / {_f(o['after_warmup_first_ms'])} | {_f(q['first_cold_a_ms'])} / "
+            f"{_f(q['warm_median_ms'])} | {_f(s.get('load_ms'))} / {_f(s.get('first_ms'))} / "
+            f"{_f(s.get('warm_median_ms'))} | {_f(l.get('first_ms'))} / {_f(l.get('warm_median_ms'))} | "
+            f"{_f(c.get('warm_median_ms'))} |")
+        ratios.append(
+            f"| {name} | {ratio(o['warm_median_ms'], s.get('warm_median_ms'))} | "
+            f"{ratio(o['first_cold_a_ms'], s.get('first_ms'))} | {ratio(o['warm_median_ms'], l.get('warm_median_ms'))} | "
+            f"{ratio(o['first_cold_a_ms'], l.get('first_ms'))} | {ratio(q['warm_median_ms'], s.get('warm_median_ms'))} | "
+            f"{ratio(q['first_cold_a_ms'], s.get('first_ms'))} | {o['after_warmup_ratio']:.2f} |")
+    return "\n".join(times) + "\n\n" + "\n".join(ratios)
 
 
 def main() -> int:
@@ -130,7 +150,8 @@ def main() -> int:
             mj = model_path(name)
             print(f"== {name}", flush=True)
             results[name] = {
-                "ours": ours(mj, args.runs),
+                "ours": ours(mj, args.runs, tmp),
+                "ours_fast_compile": ours(mj, args.runs, tmp, fast_compile=True),
                 "tfjs_webgl_swiftshader": run_peer(args.peer, mj, "webgl", args.runs, tmp),
                 "tfjs_webgl_llvmpipe": run_peer(args.peer, mj, "webgl", args.runs, tmp, llvmpipe=True),
                 "tfjs_cpu": run_peer(args.peer, mj, "cpu", args.runs, tmp),

@@ -18,6 +18,9 @@ from .errors import ContextCreationError, ContextThreadError
 
 MIN_GL_VERSION = 330
 
+# Set once this process has created a GL context: the driver has then read its settings (below).
+_driver_started = threading.Event()
+
 # Which GLContext is current on each thread.  Creating or releasing another context (a second
 # GLBackend, a tool's own moderngl context) changes the thread's current context behind our back;
 # activate() re-binds ours before any GL call.
@@ -88,6 +91,7 @@ class GLContext:
         else:
             raise ValueError(f"context kind {kind!r} is not one of 'egl', 'glfw', 'auto'")
         self.owner_thread = threading.get_ident()
+        _driver_started.set()
         _current.ctx = self
         if self.ctx.version_code < MIN_GL_VERSION:
             version = self.ctx.info.get("GL_VERSION", "?")
@@ -212,3 +216,24 @@ class GLContext:
             glfw.destroy_window(self._glfw_window)
             self._glfw_window = None
         self.ctx = None  # type: ignore[assignment]
+
+
+def set_fast_compile(enabled: bool = True) -> None:
+    """Ask Mesa's llvmpipe to skip LLVM's optimisation passes (GALLIVM_PERF=nopt).
+
+    On a CPU-only machine most of a first inference is llvmpipe compiling each program to machine
+    code at its first draw; without the optimisation passes that takes about half as long, and the
+    code it makes runs 10-20% slower (README, "First inference vs warm").  Worth it for short-lived
+    processes that run a model a few times, not for services.  The driver reads the setting once
+    per process, when the first context is created, so call this before creating any GLBackend;
+    it has no effect on other drivers."""
+    if _driver_started.is_set():
+        raise RuntimeError("set_fast_compile() must be called before the first GLBackend of the process is "
+                           "created: llvmpipe reads GALLIVM_PERF once, when it starts")
+    flags = [f for f in os.environ.get("GALLIVM_PERF", "").split(",") if f and f != "nopt"]
+    if enabled:
+        flags.append("nopt")
+    if flags:
+        os.environ["GALLIVM_PERF"] = ",".join(flags)
+    else:
+        os.environ.pop("GALLIVM_PERF", None)

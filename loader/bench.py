@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2       # 2: context_ms split from load_ms, driver_settings, replay
 
 
 def _inputs_for(model: Any, how: str, batch: int) -> dict[str, np.ndarray]:
@@ -40,17 +40,26 @@ def _inputs_for(model: Any, how: str, batch: int) -> dict[str, np.ndarray]:
 
 def first_inference(model_path: str, backend: str = "gl", inputs: str = "example", batch: int = 1) -> dict[str, Any]:
     """Load and run one profiled first inference in this process (the child of the cold states)."""
-    from . import load_graph_model
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
-        model = load_graph_model(model_path, backend=backend)
-        load_ms = (time.perf_counter() - t0) * 1e3
+    model, context_ms, load_ms = _load(model_path, backend)
     feeds = _inputs_for(model, inputs, batch)
     prof = model.profile(feeds)
-    out = {"load_ms": round(load_ms, 3), "first_inference": prof.summary()}
+    out = {"context_ms": round(context_ms, 3), "load_ms": round(load_ms, 3), "first_inference": prof.summary()}
     model.dispose()
+    model.backend.close()
     return out
+
+
+def _load(model_path: str, backend: str) -> tuple[Any, float, float]:
+    """(model, ms to create the backend and its GL context, ms to load the model onto it)."""
+    from . import load_graph_model
+    from .model import _make_backend
+    t0 = time.perf_counter()
+    be, _ = _make_backend(backend)
+    t1 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_graph_model(model_path, backend=be)
+    return model, (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
 
 
 def _child(model_path: str, env: dict[str, str], backend: str, inputs: str, batch: int) -> dict[str, Any]:
@@ -75,6 +84,11 @@ def cold_states(model_path: str, backend: str = "gl", inputs: str = "example", b
     return out
 
 
+# driver settings that change the figures: llvmpipe's optimisation level and thread count, the caches
+DRIVER_ENV = ("GALLIVM_PERF", "LP_NUM_THREADS", "MESA_SHADER_CACHE_DISABLE", "MESA_SHADER_CACHE_DIR",
+              "__GL_SHADER_DISK_CACHE")
+
+
 def run_bench(model_path: str, runs: int = 20, backend: str = "gl", inputs: str = "example", batch: int = 1,
               with_cold_states: bool = False, progress: bool = True) -> tuple[dict[str, Any], Any, Any]:
     """The whole benchmark; returns (report dict, profiler of the first inference, of a warm one)."""
@@ -84,12 +98,11 @@ def run_bench(model_path: str, runs: int = 20, backend: str = "gl", inputs: str 
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "model": model_path,
                               "date": datetime.datetime.now().isoformat(timespec="seconds"),
                               "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                                          "cpus": os.cpu_count()}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
-        model = load_graph_model(model_path, backend=backend)
-        report["load_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+                                          "cpus": os.cpu_count()},
+                              "driver_settings": {k: os.environ.get(k) for k in DRIVER_ENV}}
+    model, context_ms, load_ms = _load(model_path, backend)
+    report["context_ms"] = round(context_ms, 3)      # backend + GL context creation, once per process
+    report["load_ms"] = round(load_ms, 3)            # model.json, weights, planning, weight upload
     be = model.backend
     info = getattr(be, "info", None)
     report["backend"] = {"name": be.name, **({"renderer": info.renderer, "gl_version": info.version,
@@ -144,6 +157,7 @@ def run_bench(model_path: str, runs: int = 20, backend: str = "gl", inputs: str 
     if with_cold_states:
         report["cold_states"].update(cold_states(model_path, backend, inputs, batch))
     model.dispose()
+    be.close()
     return report, first, warm_profile
 
 
@@ -152,7 +166,7 @@ def format_report(r: dict[str, Any]) -> str:
     c = f["categories_ms"]
     lines = [f"model    {r['model']}",
              f"backend  {r['backend'].get('name')} {r['backend'].get('renderer', '')}",
-             f"load     {r['load_ms']:.1f} ms",
+             f"load     {r['load_ms']:.1f} ms (and {r.get('context_ms', 0):.1f} ms to create the GL context)",
              f"first    {f['wall_ms']:.1f} ms: " + ", ".join(f"{k} {v:.1f}" for k, v in c.items() if v >= 0.05)
              + f" (unattributed {f['unattributed_ms']:.2f})",
              f"warm     median {r['warm']['median_ms']:.2f} ms, min {r['warm']['min_ms']:.2f}, max {r['warm']['max_ms']:.2f}"

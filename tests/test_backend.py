@@ -267,3 +267,27 @@ def test_two_backends_interleaved_on_one_thread(gl):
     other.close()
     (o,) = gl.run("Neg", [gl.upload(x)])
     np.testing.assert_array_equal(gl.read(o), -x)
+
+
+def test_fast_compile_is_chosen_before_the_first_context(gl):
+    from gpu_backend.context import set_fast_compile
+    with pytest.raises(RuntimeError, match="before the first GLBackend"):
+        set_fast_compile(True)
+    code = textwrap.dedent("""
+        import os
+        from gpu_backend.context import set_fast_compile
+        os.environ["GALLIVM_PERF"] = "no_quad_lod"
+        set_fast_compile(True)
+        assert os.environ["GALLIVM_PERF"] == "no_quad_lod,nopt", os.environ["GALLIVM_PERF"]
+        set_fast_compile(False)
+        assert os.environ["GALLIVM_PERF"] == "no_quad_lod"
+        set_fast_compile(True)
+        import numpy as np
+        from gpu_backend import GLBackend
+        b = GLBackend()
+        (y,) = b.run("Relu", [b.upload(np.array([-1.0, 2.0], np.float32))])
+        assert b.read(y).tolist() == [0.0, 2.0]
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr

@@ -83,9 +83,12 @@ def test_warmup_compiles_everything_at_the_real_shapes_and_touches_no_user_data(
 def test_bench_report_schema(gl):
     report, first, warm = run_bench(str(EXAMPLE), runs=3, progress=False)
     assert report["schema"] == SCHEMA_VERSION
-    for key in ("model", "date", "machine", "load_ms", "backend", "inputs", "first_inference", "warm",
-                "warm_profile", "after_warmup", "programs", "memory", "cold_states"):
+    for key in ("model", "date", "machine", "context_ms", "load_ms", "driver_settings", "backend", "inputs",
+                "first_inference", "warm", "warm_profile", "replay", "after_warmup", "programs", "memory",
+                "cold_states"):
         assert key in report, key
+    assert report["replay"]["warm_runs_replay"] is True and report["replay"]["why_not"] is None
+    assert "GALLIVM_PERF" in report["driver_settings"]
     assert report["warm"]["runs"] == 3 and len(report["warm"]["all_ms"]) == 3
     assert report["warm"]["min_ms"] <= report["warm"]["median_ms"] <= report["warm"]["max_ms"]
     assert set(report["first_inference"]["categories_ms"]) == set(CATEGORIES)
