@@ -84,6 +84,8 @@ class GLBackend(Backend):
         t0 = time.perf_counter()
         t = self.runner.upload(arr, name=name, origin=array)
         t.constant = constant
+        if constant:
+            t.host = arr         # a reference, not a copy: prepared layouts of weights need no readback
         handle = self._wrap(t)
         if prof is not None:
             self.finish()

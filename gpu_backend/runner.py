@@ -35,6 +35,7 @@ class GLTensor:
     view: View
     dtype: str
     constant: bool = False    # a model weight: never changes, so kernels may prepare it once
+    host: np.ndarray | None = field(default=None, repr=False)   # a constant's values, kept from its upload
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -158,7 +159,8 @@ class ProgramRunner:
             scratch.storage.fbo = scratch.storage.fbo or self.ctx.framebuffer(color_attachments=[scratch.storage.texture])
             self.programs.first_draw_ms += self.programs.settle_sampler_slots(scratch.storage.texture, scratch.storage.fbo)
             self.release(scratch)
-        return self.derived(t, ("buffer", key), lambda: BufferTexture(self.ctx, self.raw_gl, texels(self.read(t))))
+        values = (lambda: t.host) if t.host is not None and t.host.shape == t.shape else (lambda: self.read(t))
+        return self.derived(t, ("buffer", key), lambda: BufferTexture(self.ctx, self.raw_gl, texels(values())))
 
     def zero_buffer(self, texels: int) -> Any:
         """A buffer texture of at least `texels` zero texels (shared; never released before close,

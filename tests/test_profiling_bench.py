@@ -111,3 +111,27 @@ def test_bench_cli_with_cold_states_json_and_trace(tmp_path, capsys):
         assert fi["wall_ms"] > 0 and fi["programs_compiled"] > 0         # a fresh process compiles
     trace = json.loads(out_trace.read_text())
     assert {e["pid"] for e in trace["traceEvents"]} == {1, 2}            # first and warm inference
+
+
+def _shared_models() -> list:
+    from conftest import SHARED
+    return sorted(p.parent for p in (SHARED / "models").glob("*/model.json"))
+
+
+@pytest.mark.skipif(not _shared_models(), reason="../shared/models is not present")
+@pytest.mark.parametrize("folder", _shared_models(), ids=lambda p: p.name)
+def test_bench_cli_on_every_shared_model(tmp_path, capsys, folder):
+    """`gpu-backend bench` on each shared model: a report and a trace that parse and hold together."""
+    out_json, out_trace = tmp_path / "b.json", tmp_path / "t.json"
+    assert main(["bench", str(folder), "--runs", "2", "--json", str(out_json), "--trace", str(out_trace),
+                 "--no-progress"]) == 0
+    assert "warm     median" in capsys.readouterr().out
+    report = json.loads(out_json.read_text())
+    assert report["schema"] == SCHEMA_VERSION and report["warm"]["runs"] == 2
+    first = report["first_inference"]
+    assert set(first["categories_ms"]) == set(CATEGORIES) and first["nodes"] > 0
+    assert abs(first["wall_ms"] - sum(first["categories_ms"].values())) <= 0.10 * first["wall_ms"]
+    trace = json.loads(out_trace.read_text())
+    events = trace["traceEvents"]
+    assert events and all({"name", "ph", "pid"} <= set(e) for e in events)
+    assert all(e["dur"] >= 0 for e in events if e["ph"] == "X")

@@ -13,7 +13,7 @@ from .elementwise import MATH
 
 # one draw when every texel re-reading its row stays cheap: rows x (texels per row)^2 fetch pairs
 ROWWISE_MAX_C = 4096
-ROWWISE_MAX_WORK = 1 << 20
+ROWWISE_MAX_WORK = 1 << 16
 
 
 @gl_kernel("Softmax", "LogSoftmax")
