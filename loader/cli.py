@@ -93,6 +93,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         truth = np.load(labels)
         print(f"predicted classes {pred.tolist()}")
         print(f"true labels       {truth.tolist()}  ({int((pred == truth).sum())}/{truth.size} correct)")
+    expected = _model_dir(args.model) / "expected.npz"
+    if args.example_inputs and expected.exists():
+        with np.load(expected) as z:
+            want = {k: z[k] for k in z.files if k in outputs}
+        diffs = {k: float(np.max(np.abs(outputs[k].astype(np.float64) - w))) for k, w in want.items()}
+        ok = all(np.allclose(outputs[k], w, rtol=1e-3, atol=1e-4) for k, w in want.items())
+        print("TensorFlow's outputs (expected.npz): " + ", ".join(f"{k} max |diff| {d:.2e}" for k, d in diffs.items())
+              + (" -- match (rtol 1e-3, atol 1e-4)" if ok else " -- DO NOT MATCH"))
     print(f"load {load_ms:.1f} ms | first inference {first_ms:.1f} ms | warm median "
           + (f"{statistics.median(warm):.2f} ms (min {min(warm):.2f}, max {max(warm):.2f}, {len(warm)} runs)"
              if warm else "n/a"))

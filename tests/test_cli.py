@@ -11,6 +11,7 @@ def test_demo_prints_predictions_and_timings(capsys):
     out = capsys.readouterr().out
     assert "predicted classes" in out and "correct" in out
     assert "first inference" in out and "warm median" in out
+    assert "-- match (rtol 1e-3, atol 1e-4)" in out
 
 
 def test_run_with_inputs_writes_outputs(tmp_path, capsys):
