@@ -28,18 +28,24 @@ def check_outputs(out: dict[str, np.ndarray], expected: dict[str, np.ndarray], r
             np.testing.assert_array_equal(got, want.astype(got.dtype), err_msg=name)
 
 
+def _load(folder, gl):
+    """The model on `gl` (fallback warnings silenced), its reference inputs and TensorFlow's outputs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_graph_model(folder / "model.json", backend=gl)
+    with np.load(folder / "inputs.npz") as z:
+        inputs = {k: z[k] for k in z.files}
+    with np.load(folder / "expected.npz") as z:
+        expected = {k: z[k] for k in z.files}
+    return model, inputs, expected
+
+
 @pytest.mark.skipif(not MODELS, reason="../shared/models is not present")
 @pytest.mark.parametrize("folder", MODELS, ids=[p.name for p in MODELS])
 def test_shared_model_matches_tensorflow(gl, folder):
     live_before = gl.memory()["live_tensors"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = load_graph_model(folder / "model.json", backend=gl)
+    model, inputs, expected = _load(folder, gl)
     try:
-        with np.load(folder / "inputs.npz") as z:
-            inputs = {k: z[k] for k in z.files}
-        with np.load(folder / "expected.npz") as z:
-            expected = {k: z[k] for k in z.files}
         check_outputs(model.predict(inputs), expected)
         # nothing leaked by the run: only the resident weights remain
         assert gl.memory()["live_tensors"] == live_before + len(model.executor.resident)
@@ -95,14 +101,8 @@ def test_shared_model_runs_entirely_on_gl_under_strict(gl, folder):
 def test_shared_model_replays_like_a_normal_run(gl, folder):
     """The second run at the same shapes replays the first one's recording: with other input values it
     must give exactly what a normal run gives, and with the reference inputs TensorFlow's outputs."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = load_graph_model(folder / "model.json", backend=gl)
+    model, inputs, expected = _load(folder, gl)
     try:
-        with np.load(folder / "inputs.npz") as z:
-            inputs = {k: z[k] for k in z.files}
-        with np.load(folder / "expected.npz") as z:
-            expected = {k: z[k] for k in z.files}
         model.predict(inputs)
         other = {k: (v * 0.9 + 0.05).astype(v.dtype) if v.dtype.kind == "f" else np.flip(v, -1).copy()
                  for k, v in inputs.items()}
