@@ -34,6 +34,17 @@ def _add_const(graph: Graph, consts: dict[str, np.ndarray], name: str, value: np
     return name
 
 
+def prepare_graph(graph: Graph, consts: dict[str, np.ndarray], keep: set[str], optimize: bool = True) -> set[str]:
+    """All load-time rewrites, in order; returns the names of the nodes merged away.  Batch norms inside
+    fused ops are always folded (no kernel runs them); the rest only with `optimize`."""
+    before = set(graph.nodes)
+    fold_fused_batch_norms(graph, consts)
+    if optimize:
+        fold_pads_into_convs(graph, consts)
+        fuse_epilogues(graph, consts, keep)
+    return before - set(graph.nodes)
+
+
 def fold_fused_batch_norms(graph: Graph, consts: dict[str, np.ndarray]) -> int:
     folded = 0
     for node in list(graph.nodes.values()):

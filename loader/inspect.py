@@ -10,9 +10,9 @@ from gpu_backend.registry import GL_KERNELS
 
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
-from .folding import fold_fused_batch_norms, fold_pads_into_convs
+from .folding import prepare_graph
 from .graph import Graph, parse_input
-from .model import GraphModel, weights_summary
+from .model import GraphModel, output_nodes, weights_summary
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .sources import ModelSource, resolve_source
 from .weights import load_weights
@@ -30,6 +30,7 @@ class InspectReport:
     weight_bytes: int = 0
     nodes: int = 0
     control_flow: dict[str, int] = field(default_factory=dict)
+    merged: Counter = field(default_factory=Counter)      # op -> nodes merged into neighbours at load
 
     def split(self) -> Counter:
         total: Counter = Counter()
@@ -50,6 +51,9 @@ class InspectReport:
         split = self.split()
         lines.append(f"  nodes: {self.nodes} in the graph; scheduled for the outputs: "
                      + ", ".join(f"{k} {v}" for k, v in sorted(split.items())))
+        if self.merged:
+            lines.append(f"  merged into neighbours at load: {sum(self.merged.values())} nodes ("
+                         + ", ".join(f"{op} x{n}" for op, n in sorted(self.merged.items())) + ")")
         lines.append(f"  {'op':30s} {'count':>5s}  where it runs")
         for op, c in sorted(self.placement.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
             lines.append(f"  {op:30s} {sum(c.values()):5d}  " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
@@ -72,8 +76,8 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     probe.artifacts = artifacts
     probe.graph = Graph.from_topology(artifacts.topology)
     consts = probe._constants(weights)
-    fold_fused_batch_norms(probe.graph, consts)
-    fold_pads_into_convs(probe.graph, consts)
+    ops_before = {name: n.op for name, n in probe.graph.nodes.items()}
+    merged = Counter(ops_before[name] for name in prepare_graph(probe.graph, consts, output_nodes(artifacts)))
     inputs, outputs = probe._signature()
     targets = [parse_input(o.name)[0][0] for o in outputs]  # type: ignore[index]
     if graph_is_dynamic(probe.graph):
@@ -92,4 +96,5 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
         placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
     control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS | DATA_DEPENDENT_OPS}
     return InspectReport(src.description, artifacts, inputs, outputs, placement, unsupported, bad,
-                         sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes), control)
+                         sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes), control,
+                         merged)

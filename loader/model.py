@@ -19,7 +19,7 @@ from gpu_backend.errors import UnsupportedDTypeError
 from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
-from .folding import fold_fused_batch_norms, fold_pads_into_convs, fuse_epilogues
+from .folding import prepare_graph
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .sources import ModelSource, resolve_source
@@ -57,16 +57,15 @@ class GraphModel:
     """A loaded graph model.  Use load_graph_model() to make one."""
 
     def __init__(self, artifacts: ModelArtifacts, weights: dict[str, np.ndarray], backend: Backend,
-                 owns_backend: bool, strict: bool, times: dict[str, float], max_iterations: int = 100_000) -> None:
+                 owns_backend: bool, strict: bool, times: dict[str, float], max_iterations: int = 100_000,
+                 optimize: bool = True) -> None:
         self.artifacts = artifacts
         self.backend = backend
         self._owns_backend = owns_backend
         self.graph = Graph.from_topology(artifacts.topology)
         consts = self._constants(weights)
-        fold_fused_batch_norms(self.graph, consts)
-        fold_pads_into_convs(self.graph, consts)
-        named = {ref[0] for ref in (parse_input(t.name)[0] for t in artifacts.outputs) if ref is not None}
-        fuse_epilogues(self.graph, consts, named)
+        # nodes folded into others (their names can no longer be fetched with execute())
+        self.merged_nodes = prepare_graph(self.graph, consts, output_nodes(artifacts), optimize)
         self.inputs, self.outputs = self._signature()
         self.dynamic = graph_is_dynamic(self.graph)
         if self.dynamic:
@@ -199,6 +198,11 @@ class GraphModel:
         for name in names:
             key = next((o.name for o in self.outputs if o.key == name), name)
             ref, _ = parse_input(key)
+            if ref is not None and ref[0] in self.merged_nodes:
+                raise ModelInputError(
+                    f"node {ref[0]!r} was merged into a neighbour when the model was loaded (a batch norm, "
+                    "residual add or activation fused into its convolution, or a pad into a pool); "
+                    "load_graph_model(..., optimize=False) keeps every node reachable")
             if ref is None or ref[0] not in self.graph.nodes:
                 raise ModelInputError(f"no tensor named {name!r} in the graph")
             refs.append(ref)
@@ -319,6 +323,11 @@ class GraphModel:
         self.dispose()
 
 
+def output_nodes(artifacts: ModelArtifacts) -> set[str]:
+    """Names of the nodes the signature's outputs read (kept by the load-time rewrites)."""
+    return {ref[0] for ref in (parse_input(t.name)[0] for t in artifacts.outputs) if ref is not None}
+
+
 def weights_summary(specs: list[Any]) -> str:
     by_dtype: Counter = Counter()
     nbytes: Counter = Counter()
@@ -378,12 +387,15 @@ def _inline_tensor(proto: Any, name: str) -> np.ndarray:
 
 
 def load_graph_model(source: str | os.PathLike[str] | ModelSource, backend: Backend | str | None = None, *,
-                     strict: bool = False, max_iterations: int = 100_000, **http_options: Any) -> GraphModel:
+                     strict: bool = False, max_iterations: int = 100_000, optimize: bool = True,
+                     **http_options: Any) -> GraphModel:
     """Load model.json + weights from a path, file:// or http(s):// URL, or a ModelSource.
 
     backend: None/'gl' (a new headless GLBackend), 'glfw', 'numpy', or a Backend instance (shared).
     strict: fail at load time if any op would run on the numpy fallback instead of the backend.
     max_iterations: a loop running more iterations than this fails with an error naming it.
+    optimize: merge neighbouring nodes at load (pads, per-channel affine ops, residual adds and
+        activations into convolutions and pools); False keeps every node, e.g. to execute() them.
     http_options: timeout_s, max_bytes, headers for http(s) sources.
     """
     src = resolve_source(source, **http_options)
@@ -395,7 +407,7 @@ def load_graph_model(source: str | os.PathLike[str] | ModelSource, backend: Back
     be, owns = _make_backend(backend)
     try:
         return GraphModel(artifacts, weights, be, owns, strict, {"read": (t1 - t0) * 1e3, "weights": (t2 - t1) * 1e3},
-                          max_iterations=max_iterations)
+                          max_iterations=max_iterations, optimize=optimize)
     except BaseException:
         if owns:
             be.close()

@@ -481,3 +481,25 @@ def test_tf_fused_conv_with_add_loads_and_runs(gl, tmp_path):
     np.testing.assert_allclose(model.predict({"x": x, "s": s})["Identity:0"], np.maximum(c + weights["b"] + s, 0),
                                rtol=1e-4, atol=1e-5)
     model.dispose()
+
+
+def test_merged_nodes_are_named_when_executed_and_kept_without_optimize(gl, tmp_path):
+    rng = np.random.default_rng(16)
+    weights = {"w": rng.standard_normal((3, 3, 2, 2)).astype(np.float32)}
+    nodes = [mb.const("w"), mb.placeholder("x", [1, 4, 4, 2]), mb.op("c", "Conv2D", ["x", "w"], **_conv_attrs()),
+             mb.op("r", "Relu", ["c"]), mb.op("Identity", "Identity", ["r"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature({"x": ("x:0", [1, 4, 4, 2], "float32")},
+                                                            {"y": ("Identity:0", [1, 4, 4, 2], "float32")}))
+    path = mb.write(tmp_path / "merged", doc, files)
+    x = rng.standard_normal((1, 4, 4, 2)).astype(np.float32)
+    model = load_graph_model(path, backend=gl)
+    assert "c" in model.merged_nodes
+    with pytest.raises(ModelInputError, match="merged into a neighbour.*optimize=False"):
+        model.execute(x, ["c"])
+    model.dispose()
+    plain = load_graph_model(path, backend=gl, optimize=False)
+    (c,) = plain.execute(x, ["c"]).values()
+    from gpu_backend.numpy_backend import run_reference
+    (want,) = run_reference("Conv2D", [x, weights["w"]], {"strides": [1, 1], "pad": "same"})
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
+    plain.dispose()
