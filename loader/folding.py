@@ -117,7 +117,9 @@ def fold_pads_into_convs(graph: Graph, consts: dict[str, np.ndarray]) -> int:
 AFFINE_PRODUCERS = {"Conv2D": "_FusedConv2D", "_FusedConv2D": "_FusedConv2D",
                     "DepthwiseConv2dNative": "FusedDepthwiseConv2dNative",
                     "FusedDepthwiseConv2dNative": "FusedDepthwiseConv2dNative",
-                    "MatMul": "_FusedMatMul", "_FusedMatMul": "_FusedMatMul"}
+                    "MatMul": "_FusedMatMul", "_FusedMatMul": "_FusedMatMul", "BatchMatMul": "_FusedMatMul",
+                    "BatchMatMulV2": "_FusedMatMul", "BatchMatMulV3": "_FusedMatMul"}
+MATMULS = {"MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"}
 
 
 def fuse_epilogues(graph: Graph, consts: dict[str, np.ndarray], keep: set[str]) -> int:
@@ -127,6 +129,9 @@ def fuse_epilogues(graph: Graph, consts: dict[str, np.ndarray], keep: set[str]) 
       (conv(x, w) + b) * s + t = conv(x, w * s) + (b * s + t);
     * a residual Add(conv(x), skip) becomes the convolution's fused Add (_fold_residual);
     * an activation after a layer without one becomes its fused activation (_fold_activation);
+    * a bias added after a Reshape of a dense layer's output, when the reshape only splits rows and
+      columns (Keras Dense on 3-D input, EinsumDense), folds into the dense layer
+      (_fold_bias_through_reshape);
     * a zero Pad before a VALID pool, and a relu / relu6 / leaky relu after one, become attributes of
       the pool (_fold_pad_into_pool, _fold_activation_into_pool).
 
@@ -142,6 +147,7 @@ def fuse_epilogues(graph: Graph, consts: dict[str, np.ndarray], keep: set[str]) 
             if node.name not in graph.nodes:
                 continue
             if (_fold_affine(graph, consts, node, keep) or _fold_residual(graph, consts, node, keep)
+                    or _fold_bias_through_reshape(graph, consts, node, keep)
                     or _fold_activation(graph, node, keep) or _fold_pad_into_pool(graph, consts, node, keep)
                     or _fold_activation_into_pool(graph, node, keep)):
                 folded += 1
@@ -203,10 +209,10 @@ def _fold_activation(graph: Graph, node: Node, keep: set[str]) -> bool:
     activation (grappler does this for conv + bias + relu, but not after a residual add)."""
     if node.op not in FUSED_ACTIVATIONS or len(node.inputs) != 1 or node.control:
         return False
-    prod = _foldable_producer(graph, node, 0, keep, CONV_FAMILY | {"MatMul", "_FusedMatMul"})
+    prod = _foldable_producer(graph, node, 0, keep, CONV_FAMILY | MATMULS)
     if prod is None or not _linear(prod):
         return False
-    if prod.op in ("MatMul", "_FusedMatMul") and "Add" in _fused_ops(prod):
+    if prod.op in MATMULS and ("Add" in _fused_ops(prod) or _transposed(prod)):
         return False
     extra = {"leakyrelu_alpha": float(node.attr("alpha", 0.2))} if node.op == "LeakyRelu" else None
     _replace(graph, prod, node, AFFINE_PRODUCERS[prod.op], list(prod.inputs), _fused_ops(prod) + [node.op], extra)
@@ -260,10 +266,10 @@ def _affine_plan(graph: Graph, consts: dict[str, np.ndarray], prod: Node) -> tup
     w = _const(graph, consts, prod, 1)
     if w is None or w.dtype.kind != "f":
         return None
-    if prod.op in ("MatMul", "_FusedMatMul"):
-        if prod.attr("transpose_a", False) or prod.attr("transpose_b", False) or w.ndim != 2:
+    if prod.op in MATMULS:
+        if _transposed(prod) or w.ndim != 2:
             return None
-        channels, rank = w.shape[1], 2
+        channels, rank = w.shape[1], 2      # batched products have rank >= 2: 2 is the safe bound
     elif w.ndim != 4:
         return None
     elif "Depthwise" in prod.op:
@@ -274,6 +280,63 @@ def _affine_plan(graph: Graph, consts: dict[str, np.ndarray], prod: Node) -> tup
     if b.shape != (channels,):
         return None
     return w.astype(np.float64), b, channels, rank
+
+
+def _transposed(prod: Node) -> bool:
+    """The fused matmul takes transpose_a / transpose_b; BatchMatMul's adj_x / adj_y are not carried over."""
+    return any(bool(prod.attr(k, False)) for k in ("transpose_a", "transpose_b", "adj_x", "adj_y"))
+
+
+def _fold_bias_through_reshape(graph: Graph, consts: dict[str, np.ndarray], node: Node, keep: set[str]) -> bool:
+    """Add(Reshape(x @ w), c) -> Reshape(x @ w + c'), when the trailing dimensions of the reshape's target
+    shape split exactly the product's columns and c varies along those dimensions only.  Keras Dense on a
+    3-D input (Tensordot: Reshape, MatMul, Reshape, BiasAdd) and EinsumDense (BatchMatMul, Reshape to
+    heads, Add of a [heads, depth] bias) export this way: a pass over the activation per dense layer."""
+    if node.op not in ("AddV2", "Add", "BiasAdd") or len(node.inputs) != 2 or node.control:
+        return False
+    fmt = node.attr("data_format", "NHWC")
+    if node.op == "BiasAdd" and (fmt.decode() if isinstance(fmt, bytes) else str(fmt)).upper() != "NHWC":
+        return False
+    for side in ((0, 1) if node.op != "BiasAdd" else (0,)):
+        rs = _foldable_producer(graph, node, side, keep, {"Reshape"})
+        if rs is None or len(rs.inputs) != 2:
+            continue
+        mm = _foldable_producer(graph, rs, 0, keep, MATMULS)
+        c = _const(graph, consts, node, 1 - side)
+        shape = _const(graph, consts, rs, 1)
+        plan = None if mm is None else _affine_plan(graph, consts, mm)
+        if plan is None or c is None or shape is None or c.dtype.kind != "f":
+            continue
+        _, bias, columns, _ = plan
+        dims = [int(d) for d in shape.reshape(-1)]
+        j, size = 0, 1
+        while size < columns and j < len(dims) and dims[-1 - j] > 0:
+            size *= dims[-1 - j]
+            j += 1
+        if j == 0 or size != columns or c.ndim > len(dims) or any(d != 1 for d in c.shape[:max(0, c.ndim - j)]):
+            continue
+        try:
+            v = np.broadcast_to(c.reshape(c.shape[max(0, c.ndim - j):]), dims[len(dims) - j:]).reshape(-1)
+        except ValueError:
+            continue
+        bname = _add_const(graph, consts, f"{node.name}/folded_bias", bias + v.astype(np.float64))
+        for src, _ in mm.inputs[2:]:
+            graph.consumers[src].remove(mm.name)
+        mm.attrs = {**mm.attrs, "fused_ops": ["BiasAdd"], "num_args": 1}
+        mm.op = "_FusedMatMul"
+        mm.inputs = mm.inputs[:2] + [(bname, 0)]
+        graph.consumers[bname].append(mm.name)
+        for src, _ in node.inputs:
+            graph.consumers[src].remove(node.name)
+        for src, _ in rs.inputs:
+            graph.consumers[src].remove(rs.name)
+        node.op, node.inputs, node.attrs = "Reshape", list(rs.inputs), dict(rs.attrs)
+        for src, _ in node.inputs:
+            graph.consumers[src].append(node.name)
+        del graph.nodes[rs.name]
+        del graph.consumers[rs.name]
+        return True
+    return False
 
 
 def _scale_filter(prod: Node, w: np.ndarray, s: np.ndarray) -> np.ndarray:

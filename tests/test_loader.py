@@ -503,3 +503,44 @@ def test_merged_nodes_are_named_when_executed_and_kept_without_optimize(gl, tmp_
     (want,) = run_reference("Conv2D", [x, weights["w"]], {"strides": [1, 1], "pad": "same"})
     np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
     plain.dispose()
+
+
+def test_bias_after_a_reshape_of_a_dense_layer_folds_only_when_exact(gl, tmp_path):
+    """Keras Dense on 3-D input (MatMul, Reshape, BiasAdd) and EinsumDense (BatchMatMulV2, Reshape to
+    heads, Add of a [heads, depth] bias) fold the bias into the product; a bias that varies along a
+    dimension the columns do not span (or a reshape that mixes rows into the last axis) stays."""
+    rng = np.random.default_rng(17)
+    weights = {"w": rng.standard_normal((4, 6)).astype(np.float32), "heads": np.array([2, 3, 2, 3], np.int32),
+               "rows": np.array([2, 3, 6], np.int32), "mixed": np.array([3, 12], np.int32),
+               "hb": rng.standard_normal((2, 3)).astype(np.float32), "b6": rng.standard_normal(6).astype(np.float32),
+               "b12": rng.standard_normal(12).astype(np.float32),
+               "bt": rng.standard_normal((3, 1, 1)).astype(np.float32)}
+    nodes = [mb.const(k, "int32" if weights[k].dtype == np.int32 else "float32") for k in weights]
+    nodes += [mb.placeholder("x", [2, 3, 4]), mb.placeholder("x2", [6, 4]),
+              mb.op("q", "BatchMatMulV2", ["x", "w"]), mb.op("qr", "Reshape", ["q", "heads"]),
+              mb.op("qa", "AddV2", ["qr", "hb"]),                                       # folds
+              mb.op("d", "MatMul", ["x2", "w"]), mb.op("dr", "Reshape", ["d", "rows"]),
+              mb.op("da", "BiasAdd", ["dr", "b6"], data_format=mb.attr_s("NHWC")),    # folds
+              mb.op("m", "MatMul", ["x2", "w"]), mb.op("mr", "Reshape", ["m", "mixed"]),
+              mb.op("ma", "AddV2", ["b12", "mr"]),                                      # rows mixed in: stays
+              mb.op("t", "BatchMatMulV2", ["x", "w"]), mb.op("tr", "Reshape", ["t", "heads"]),
+              mb.op("ta", "AddV2", ["tr", "bt"]),                                       # varies along T: stays
+              mb.op("Identity", "Identity", ["qa"]), mb.op("Identity_1", "Identity", ["da"]),
+              mb.op("Identity_2", "Identity", ["ma"]), mb.op("Identity_3", "Identity", ["ta"])]
+    sig = mb.signature({"x": ("x:0", [2, 3, 4], "float32"), "x2": ("x2:0", [6, 4], "float32")},
+                       {"q": ("Identity:0", [2, 3, 2, 3], "float32"), "d": ("Identity_1:0", [2, 3, 6], "float32"),
+                        "m": ("Identity_2:0", [3, 12], "float32"), "t": ("Identity_3:0", [2, 3, 2, 3], "float32")})
+    doc, files = mb.model_json(nodes, weights, sig)
+    path = mb.write(tmp_path / "reshapebias", doc, files)
+    model = load_graph_model(path, backend=gl, strict=True)
+    assert {"qr", "dr"} <= model.merged_nodes and not {"mr", "tr", "ma", "ta", "m", "t"} & model.merged_nodes
+    placement = model.placement()
+    assert placement["_FusedMatMul"]["gl"] == 2 and placement["AddV2"]["gl"] == 2 and "BiasAdd" not in placement
+    x, x2 = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((6, 4)).astype(np.float32)
+    out = model.predict({"x": x, "x2": x2})
+    w = weights["w"]
+    np.testing.assert_allclose(out["Identity:0"], (x @ w).reshape(2, 3, 2, 3) + weights["hb"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["Identity_1:0"], (x2 @ w).reshape(2, 3, 6) + weights["b6"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["Identity_2:0"], (x2 @ w).reshape(3, 12) + weights["b12"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["Identity_3:0"], (x @ w).reshape(2, 3, 2, 3) + weights["bt"], rtol=1e-4, atol=1e-5)
+    model.dispose()
