@@ -16,7 +16,7 @@ from loader.executor import Executor, NodeError
 from loader.inspect import inspect_model
 from test_shared_models import check_outputs
 
-FIXTURES = sorted(p.parent for p in (Path(__file__).parent / "fixtures" / "models").glob("*/model.json"))
+FIXTURES = sorted(p.parent for p in (Path(__file__).parent / "fixtures" / "dynamic").glob("*/model.json"))
 SHARED_DYNAMIC = sorted(p.parent for p in (SHARED / "models-dynamic").glob("*/model.json"))
 
 
