@@ -285,9 +285,14 @@ class _Run:
         """None: a control input has not run yet; True: one ran dead; False: all ran live."""
         dead = False
         for c in node.control:
-            state = self.done.get((c, () if c in self.ex._context_free else ctx))
-            if state is None and ctx:
-                state = self.done.get((c, ()))
+            # where c ran: this context, or an enclosing one (an Enter runs in its parent frame's
+            # context, a constant with no control inputs at the root); a constant with control inputs
+            # inside a loop body runs in each iteration
+            state = None
+            for depth in range(len(ctx), -1, -1):
+                state = self.done.get((c, ctx[:depth]))
+                if state is not None:
+                    break
             if state is None:
                 return None
             dead = dead or state
@@ -371,6 +376,7 @@ class _Run:
                 return
             self._store(node, 0, ctx[:-1], DEAD if dead else inputs[0])
             self._finish(node, ctx, dead)
+            self._finish(node, ctx[:-1], dead)    # control edges from an Exit lead out of the loop
             return
         if op == "NextIteration":
             if not ctx:
