@@ -689,14 +689,25 @@ class _Run:
                    if self.dead_merges else "")
             return f"output {name} is dead: the branch computing it was not taken{why}"
         stuck = []
-        for node_name in self.needed:
-            node = self.graph.nodes[node_name]
-            if (node_name, ()) in self.done or node.op == "Const":
-                continue
-            missing = [f"{s}:{k}" for s, k in node.inputs if self.lookup(s, k, ()) is None]
-            if node.op == "Merge" or missing:
-                stuck.append(f"{node_name} ({node.op}) waiting for {', '.join(missing) or 'a live input'}")
-        detail = ("; nodes that never became ready: " + "; ".join(sorted(stuck)[:8])) if stuck else ""
+        # innermost frames first: a loop that stalls leaves everything after it waiting too
+        for ctx in sorted(self.contexts, key=lambda c: (-len(c), c)):
+            for node_name in self.needed:
+                node = self.graph.nodes[node_name]
+                if (node_name, ctx) in self.done or node.op == "Const":
+                    continue
+                # inside a frame, only nodes that received something in this very context belong to it
+                if ctx and not any((s, k, ctx) in self.values for s, k in node.inputs):
+                    continue
+                missing = [f"{s}:{k}" for s, k in node.inputs if self.lookup(s, k, ctx) is None]
+                if not missing and node.control and self._control_state(node, ctx) is None:
+                    missing = [f"control input ^{c}" for c in node.control
+                               if all(self.done.get((c, ctx[:d])) is None for d in range(len(ctx), -1, -1))]
+                if node.op == "Merge" or missing:
+                    where = "".join(f" in frame {f!r} iteration {i}" for f, i in ctx[-1:])
+                    stuck.append(f"{node_name} ({node.op}){where} waiting for {', '.join(missing) or 'a live input'}")
+            if len(stuck) >= 8:
+                break
+        detail = ("; nodes that never became ready: " + "; ".join(stuck[:8])) if stuck else ""
         return f"output {name} was never computed (malformed control flow?){detail}"
 
     def sweep(self, keep: set[int] = frozenset()) -> None:  # type: ignore[assignment]
