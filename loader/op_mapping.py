@@ -208,7 +208,8 @@ def _batch_matmul(node: Node, p: Params) -> KernelCall:
 
 
 ACTIVATIONS = {"Relu": "relu", "Relu6": "relu6", "Elu": "elu", "LeakyRelu": "leakyrelu", "Prelu": "prelu",
-               "Sigmoid": "sigmoid", "Tanh": "tanh"}
+               "Sigmoid": "sigmoid", "Tanh": "tanh",
+               "_FusedHardSwish": "hardswish"}    # grappler's remapper on x * relu6(x + 3) / 6 (MobileNetV3)
 
 
 def fused_epilogue(node: Node) -> tuple[str, list[str]]:

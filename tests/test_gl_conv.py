@@ -16,7 +16,7 @@ CASES = [  # input, filter, attributes
     ((1, 4, 4, 2), (5, 5, 2, 3), {"strides": [1, 1], "pad": "same", "dilations": 2}),
     ((3, 9, 4, 7), (2, 3, 7, 6), {"strides": [1, 2], "pad": "same"}),                 # batch 3, odd sizes
 ]
-ACTS = ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu", "tanh"]
+ACTS = ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu", "tanh", "hardswish"]
 
 
 def run_gl_conv(b, op, x, w, extra, attrs, constant):
@@ -133,7 +133,7 @@ def test_constant_bias_and_filter_together(gl):
         gl.dispose(h)
 
 
-@pytest.mark.parametrize("act", ["linear", "relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("act", ["linear", "relu", "relu6", "leakyrelu", "elu", "sigmoid", "tanh", "hardswish"])
 @pytest.mark.parametrize("op", ["FusedConv2D", "FusedDepthwiseConv2D", "_FusedMatMul"])
 def test_fused_activations_at_edge_values(gl, op, act):
     """Bias values of NaN, +-inf and huge magnitudes push every activation through its edge cases

@@ -29,7 +29,7 @@ def test_matmul_nan_inf_propagate(gl):
     assert np.isnan(out[0, 0]) and np.isnan(out[1]).all() and np.isinf(out[2, 0])
 
 
-@pytest.mark.parametrize("act", ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu", "tanh", "prelu"])
+@pytest.mark.parametrize("act", ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu", "tanh", "hardswish", "prelu"])
 def test_fused_matmul(any_gl, act):
     rng = np.random.default_rng(11)
     a, b = random_floats(rng, (6, 10), 2.0), random_floats(rng, (10, 7))

@@ -14,7 +14,8 @@ from .elementwise import MATH
 SPLIT_K_MAX_TEXELS = 1024
 SPLIT_K_MIN_K = 512
 
-ACTIVATIONS = {"linear": 0, "relu": 1, "relu6": 2, "elu": 3, "sigmoid": 4, "leakyrelu": 5, "prelu": 6, "tanh": 7}
+ACTIVATIONS = {"linear": 0, "relu": 1, "relu6": 2, "elu": 3, "sigmoid": 4, "leakyrelu": 5, "prelu": 6, "tanh": 7,
+               "hardswish": 9}
 
 
 def matmul_shapes(a: tuple[int, ...], b: tuple[int, ...], ta: bool, tb: bool) -> tuple[tuple[int, ...], int, int, int]:

@@ -23,6 +23,8 @@ def activate(x: np.ndarray, act: str, alpha: float, prelu: np.ndarray | None) ->
             return np.where(x > 0, x, x * alpha)
         if act == "tanh":
             return np.tanh(x)
+        if act == "hardswish":                       # grappler's _FusedHardSwish, as TF computes it
+            return x * np.clip(x + np.float32(3), 0, 6) * np.float32(1 / 6)
         if act == "prelu":
             assert prelu is not None
             return np.where(x < 0, x * prelu, x)
