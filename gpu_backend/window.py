@@ -148,3 +148,89 @@ def window_geometry(op: str, attrs: dict, in_h: int, in_w: int, k_h: int, k_w: i
     out_h, top = _axis_geometry(op, "height", in_h, k_h, s_h, d_h, pad, t, b, mode)
     out_w, left = _axis_geometry(op, "width", in_w, k_w, s_w, d_w, pad, l, r, mode)
     return Window(k_h, k_w, s_h, s_w, d_h, d_w, out_h, out_w, top, left)
+
+
+# ---------------------------------------------------------------- 3-D windows (Conv3D, MaxPool3D, AvgPool3D)
+AXES_3D = ("depth", "height", "width")
+
+
+@dataclass(frozen=True)
+class Window3D:
+    """Geometry of a 3-D sliding window; every field is a (depth, height, width) triple."""
+    k: tuple[int, int, int]
+    s: tuple[int, int, int]
+    d: tuple[int, int, int]
+    out: tuple[int, int, int]
+    front: tuple[int, int, int]          # padding before each axis (TF puts the odd one after)
+
+
+def spatial_triple(op: str, attrs: dict, name: str,
+                   default: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """A (d, h, w) triple from an int, a 3-list or TF's 5-list [1, d, h, w, 1]; every value must be >= 1."""
+    value = attrs.get(name)
+    if value is None:
+        if default is None:
+            raise AttributeValueError(f"{op}: missing attribute {name!r} (an int or [depth, height, width])")
+        return default
+    if isinstance(value, (int, np.integer)):
+        vals = [int(value)] * 3
+    else:
+        try:
+            vals = [int(v) for v in np.asarray(value).ravel()]
+        except (TypeError, ValueError):
+            raise AttributeValueError(f"{op}: {name} {value!r} is not a list of ints") from None
+        if len(vals) == 5:
+            if vals[0] != 1 or vals[4] != 1:
+                raise AttributeValueError(f"{op}: {name} {vals} moves along the batch or channel dimension; "
+                                          f"only [1, d, h, w, 1] is supported")
+            vals = vals[1:4]
+        elif len(vals) == 1:
+            vals = vals * 3
+        elif len(vals) != 3:
+            raise AttributeValueError(f"{op}: {name} must be an int, [depth, height, width] or "
+                                      f"[1, depth, height, width, 1], got {value!r}")
+    if min(vals) < 1:
+        raise AttributeValueError(f"{op}: {name} must be >= 1, got {value!r}")
+    return vals[0], vals[1], vals[2]
+
+
+def check_data_format_3d(op: str, attrs: dict) -> None:
+    fmt = attrs.get("data_format") or "NDHWC"
+    if str(fmt).upper() != "NDHWC":
+        raise AttributeValueError(f"{op}: data_format {fmt} is not supported; only NDHWC "
+                                  f"(transpose the tensor to NDHWC first)")
+
+
+def parse_pad_3d(op: str, attrs: dict) -> str:
+    """'same' or 'valid': TF's 3-D convolution and pooling have no explicit padding."""
+    pad = attrs.get("pad", attrs.get("padding"))
+    if pad is None:
+        raise AttributeValueError(f"{op}: missing attribute 'pad' ('same' or 'valid')")
+    if isinstance(pad, bytes):
+        pad = pad.decode()
+    if not isinstance(pad, str) or pad.lower() not in ("same", "valid"):
+        raise AttributeValueError(f"{op}: pad {pad!r} is not supported; use 'same' or 'valid' "
+                                  f"(TF's 3-D ops have no explicit padding)")
+    return pad.lower()
+
+
+def check_volume_rank(op: str, what: str, shape: tuple[int, ...], layout: str) -> None:
+    if len(shape) != 5:
+        raise ShapeError(f"{op}: {what} must have rank 5 ({layout}), got shape {list(shape)}")
+
+
+def window_geometry_3d(op: str, attrs: dict, in_dhw: tuple[int, ...], k_dhw: tuple[int, ...],
+                       dilations: tuple[int, int, int] | None = None) -> Window3D:
+    """Parse data_format/strides/dilations/pad and place the window along depth, height and width
+    with TF's rules (the same per-axis rule as the 2-D ops)."""
+    check_data_format_3d(op, attrs)
+    strides = spatial_triple(op, attrs, "strides", (1, 1, 1))
+    dil = dilations if dilations is not None else spatial_triple(op, attrs, "dilations", (1, 1, 1))
+    pad = parse_pad_3d(op, attrs)
+    out, front = [], []
+    for axis, size, k, s, d in zip(AXES_3D, in_dhw, k_dhw, strides, dil):
+        o, f = _axis_geometry(op, axis, int(size), int(k), s, d, pad, 0, 0, None)
+        out.append(o)
+        front.append(f)
+    return Window3D((int(k_dhw[0]), int(k_dhw[1]), int(k_dhw[2])), strides, dil,
+                    (out[0], out[1], out[2]), (front[0], front[1], front[2]))

@@ -337,6 +337,45 @@ def _pool_v2(node: Node, p: Params) -> KernelCall:
                                        "pad": _pad(node)})
 
 
+# -- 3-D convolution and pooling (NDHWC) ---------------------------------------------------------
+def _dhw(values: Any, name: str) -> list[int]:
+    """A (depth, height, width) triple from TF's 5-list [1, d, h, w, 1] (or 3 / 1 entries)."""
+    if values is None or values == []:
+        return [1, 1, 1]
+    v = [int(x) for x in values]
+    if len(v) == 5:
+        if v[0] != 1 or v[4] != 1:
+            raise MappingError(f"{name} {v} over the batch or channel dimension is not supported")
+        return v[1:4]
+    if len(v) == 3:
+        return v
+    if len(v) == 1:
+        return v * 3
+    raise MappingError(f"{name} {v} must have 1, 3 or 5 entries")
+
+
+def _volume_attrs(node: Node) -> dict[str, Any]:
+    fmt = node.attr("data_format", "NDHWC")
+    if fmt not in ("NDHWC", None, ""):
+        raise MappingError(f"data_format {fmt!r} is not supported (only NDHWC); convert the model with "
+                           "channels-last layout")
+    padding = node.attr("padding", "VALID")
+    padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+    if padding.upper() not in ("SAME", "VALID"):
+        raise MappingError(f"padding {padding!r} is not SAME or VALID")
+    return {"strides": _dhw(node.attr("strides"), "strides"), "pad": padding.lower(), "data_format": "NDHWC"}
+
+
+@maps("Conv3D")
+def _conv3d(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Conv3D", [0, 1], _volume_attrs(node) | {"dilations": _dhw(node.attr("dilations"), "dilations")})
+
+
+@maps("MaxPool3D", "AvgPool3D")
+def _pool3d(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0], _volume_attrs(node) | {"filter_size": _dhw(node.attr("ksize"), "ksize")})
+
+
 # -- normalization --------------------------------------------------------------------------
 def _batch_norm_outputs(node: Node) -> int:
     return {"FusedBatchNorm": 5, "FusedBatchNormV2": 5, "FusedBatchNormV3": 6}.get(node.op, 1)

@@ -12,7 +12,10 @@ from loader import load_graph_model
 from test_shared_models import check_outputs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "static"
-STATIC = ["resnet_unfused", "unet_small", "mixed_layers", "attention_block"]
+STATIC = ["resnet_unfused", "unet_small", "mixed_layers", "attention_block", "volumetric"]
+# the load-time rewrites (loader/folding.py) know no 3-D op, and the BiasAdd / Relu after each Conv3D
+# have nothing 2-D to fold into: these models run as converted
+NOTHING_TO_MERGE = {"volumetric"}
 
 
 def _data(name: str) -> tuple[dict, dict]:
@@ -30,7 +33,7 @@ def test_fixture_matches_tensorflow_on_gl(gl, name, optimize):
     model = load_graph_model(FIXTURES / name / "model.json", backend=gl, strict=True, optimize=optimize)
     try:
         check_outputs(model.predict(inputs), expected)
-        if optimize:
+        if optimize and name not in NOTHING_TO_MERGE:
             assert model.merged_nodes, "the rewrites should find something to merge in these models"
         # a second run replays the first; other values give what a normal run gives
         other = {k: (v[::-1] * 0.7 + 0.1).astype(v.dtype).copy() for k, v in inputs.items()}

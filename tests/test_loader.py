@@ -260,6 +260,26 @@ def test_nchw_is_refused_at_load_naming_the_node(tmp_path):
         load_graph_model(_write_variant(tmp_path, mutate), backend="numpy")
 
 
+@pytest.mark.parametrize("op_type, attrs, match", [
+    ("Conv3D", {"data_format": "NCDHW"}, r"conv \(Conv3D\): data_format 'NCDHW' is not supported"),
+    ("AvgPool3D", {"data_format": "NCDHW"}, r"conv \(AvgPool3D\): data_format 'NCDHW' is not supported"),
+    ("MaxPool3D", {"strides": [2, 1, 1, 1, 1]}, r"conv \(MaxPool3D\): strides \[2, 1, 1, 1, 1\] over the batch"),
+    ("Conv3D", {"padding": "EXPLICIT"}, r"conv \(Conv3D\): padding 'EXPLICIT' is not SAME or VALID"),
+    ("Conv3DBackpropInputV2", {}, r"Conv3DBackpropInputV2: conv"),
+])
+def test_3d_ops_are_checked_at_load_naming_the_node(tmp_path, op_type, attrs, match):
+    def mutate(d):
+        a = {"data_format": "NDHWC", "padding": "SAME", "strides": [1, 1, 1, 1, 1]} | attrs
+        d["modelTopology"]["node"].append(mb.op("conv", op_type, ["x", "x"] if "Conv" in op_type else ["x"],
+                                                data_format=mb.attr_s(a["data_format"]), padding=mb.attr_s(a["padding"]),
+                                                strides=mb.attr_list_i(a["strides"]),
+                                                ksize=mb.attr_list_i([1, 1, 1, 1, 1])))
+        d["modelTopology"]["node"].append(mb.op("Identity_2", "Identity", ["conv"]))
+        d["signature"]["outputs"]["conv"] = {"name": "Identity_2:0", "dtype": "DT_FLOAT"}
+    with pytest.raises(UnsupportedOpError, match=match):
+        load_graph_model(_write_variant(tmp_path, mutate), backend="numpy")
+
+
 def test_graph_references_a_missing_node(tmp_path):
     def mutate(d):
         d["modelTopology"]["node"][-1]["input"] = ["nowhere"]
@@ -543,4 +563,24 @@ def test_bias_after_a_reshape_of_a_dense_layer_folds_only_when_exact(gl, tmp_pat
     np.testing.assert_allclose(out["Identity_1:0"], (x2 @ w).reshape(2, 3, 6) + weights["b6"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["Identity_2:0"], (x2 @ w).reshape(3, 12) + weights["b12"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["Identity_3:0"], (x @ w).reshape(2, 3, 2, 3) + weights["bt"], rtol=1e-4, atol=1e-5)
+    model.dispose()
+
+
+def test_grappler_fused_hard_swish_runs(gl, tmp_path):
+    """grappler's remapper turns conv + bias + x * relu6(x + 3) / 6 into _FusedConv2D with fused_ops
+    [BiasAdd, _FusedHardSwish] (Keras MobileNetV3 converts this way; TF.js has no kernel for it)."""
+    rng = np.random.default_rng(18)
+    weights = {"w": rng.standard_normal((3, 3, 2, 5)).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32)}
+    fused = {"fused_ops": {"list": {"s": [base64.b64encode(o).decode() for o in (b"BiasAdd", b"_FusedHardSwish")]}},
+             "num_args": {"i": "1"}}
+    nodes = [mb.const("w"), mb.const("b"), mb.placeholder("x", [1, 6, 5, 2]),
+             mb.op("c", "_FusedConv2D", ["x", "w", "b"], **_conv_attrs(), **fused), mb.op("Identity", "Identity", ["c"])]
+    doc, files = mb.model_json(nodes, weights, mb.signature({"x": ("x:0", [1, 6, 5, 2], "float32")},
+                                                            {"y": ("Identity:0", [1, 6, 5, 5], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "hardswish", doc, files), backend=gl, strict=True)
+    x = (rng.standard_normal((1, 6, 5, 2)) * 3).astype(np.float32)
+    from gpu_backend.numpy_backend import run_reference
+    (c,) = run_reference("Conv2D", [x, weights["w"]], {"strides": [1, 1], "pad": "same"})
+    z = c + weights["b"]
+    np.testing.assert_allclose(model.predict(x)["Identity:0"], z * np.clip(z + 3, 0, 6) / 6, rtol=1e-4, atol=1e-5)
     model.dispose()

@@ -8,6 +8,7 @@ from . import softmax  # noqa: F401
 from . import transpose  # noqa: F401
 from . import conv  # noqa: F401
 from . import pool  # noqa: F401
+from . import volumetric  # noqa: F401
 from . import image  # noqa: F401
 from . import norm  # noqa: F401
 from . import conv_transpose  # noqa: F401

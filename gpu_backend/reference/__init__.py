@@ -12,6 +12,7 @@ from . import gather  # noqa: F401
 from . import creation  # noqa: F401
 from . import conv  # noqa: F401
 from . import pool  # noqa: F401
+from . import volumetric  # noqa: F401
 from . import norm  # noqa: F401
 from . import image  # noqa: F401
 from . import scan  # noqa: F401
