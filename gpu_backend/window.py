@@ -30,39 +30,48 @@ class Window:
     left: int
 
 
-def spatial_pair(op: str, attrs: dict, name: str, default: tuple[int, int] | None = None) -> tuple[int, int]:
-    """An (h, w) pair from an int, a 2-list or TF's 4-list [1, h, w, 1]; every value must be >= 1."""
+def spatial_dims(op: str, attrs: dict, name: str, n: int, default: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """n spatial values ((h, w) or (d, h, w)) from an int, an n-list or TF's (n + 2)-list [1, ..., 1];
+    every value must be >= 1."""
+    names = ("height", "width") if n == 2 else ("depth", "height", "width")
+    letters = ", ".join(x[0] for x in names)
     value = attrs.get(name)
     if value is None:
         if default is None:
-            raise AttributeValueError(f"{op}: missing attribute {name!r} (an int or [height, width])")
+            raise AttributeValueError(f"{op}: missing attribute {name!r} (an int or [{', '.join(names)}])")
         return default
     if isinstance(value, (int, np.integer)):
-        pair = [int(value), int(value)]
+        vals = [int(value)] * n
     else:
-        vals = [int(v) for v in np.asarray(value).ravel()]
-        if len(vals) == 4:
-            if vals[0] != 1 or vals[3] != 1:
-                raise AttributeValueError(
-                    f"{op}: {name} {vals} moves along the batch or channel dimension; only [1, h, w, 1] is supported")
-            pair = vals[1:3]
-        elif len(vals) == 2:
-            pair = vals
+        try:
+            vals = [int(v) for v in np.asarray(value).ravel()]
+        except (TypeError, ValueError):
+            raise AttributeValueError(f"{op}: {name} {value!r} is not a list of ints") from None
+        if len(vals) == n + 2:
+            if vals[0] != 1 or vals[-1] != 1:
+                raise AttributeValueError(f"{op}: {name} {vals} moves along the batch or channel dimension; "
+                                          f"only [1, {letters}, 1] is supported")
+            vals = vals[1:-1]
         elif len(vals) == 1:
-            pair = vals * 2
-        else:
-            raise AttributeValueError(f"{op}: {name} must be an int, [height, width] or [1, height, width, 1], "
-                                      f"got {value!r}")
-    if min(pair) < 1:
+            vals = vals * n
+        elif len(vals) != n:
+            raise AttributeValueError(f"{op}: {name} must be an int, [{', '.join(names)}] or "
+                                      f"[1, {', '.join(names)}, 1], got {value!r}")
+    if min(vals) < 1:
         raise AttributeValueError(f"{op}: {name} must be >= 1, got {value!r}")
-    return pair[0], pair[1]
+    return tuple(vals)
 
 
-def check_data_format(op: str, attrs: dict) -> None:
-    fmt = attrs.get("data_format") or "NHWC"
-    if str(fmt).upper() != "NHWC":
-        raise AttributeValueError(f"{op}: data_format {fmt} is not supported; only NHWC "
-                                  f"(transpose the tensor to NHWC first)")
+def spatial_pair(op: str, attrs: dict, name: str, default: tuple[int, int] | None = None) -> tuple[int, int]:
+    """An (h, w) pair (spatial_dims with n = 2)."""
+    return spatial_dims(op, attrs, name, 2, default)  # type: ignore[return-value]
+
+
+def check_data_format(op: str, attrs: dict, layout: str = "NHWC") -> None:
+    fmt = attrs.get("data_format") or layout
+    if str(fmt).upper() != layout:
+        raise AttributeValueError(f"{op}: data_format {fmt} is not supported; only {layout} "
+                                  f"(transpose the tensor to {layout} first)")
 
 
 def parse_pad(op: str, attrs: dict) -> Pad:
@@ -166,39 +175,12 @@ class Window3D:
 
 def spatial_triple(op: str, attrs: dict, name: str,
                    default: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
-    """A (d, h, w) triple from an int, a 3-list or TF's 5-list [1, d, h, w, 1]; every value must be >= 1."""
-    value = attrs.get(name)
-    if value is None:
-        if default is None:
-            raise AttributeValueError(f"{op}: missing attribute {name!r} (an int or [depth, height, width])")
-        return default
-    if isinstance(value, (int, np.integer)):
-        vals = [int(value)] * 3
-    else:
-        try:
-            vals = [int(v) for v in np.asarray(value).ravel()]
-        except (TypeError, ValueError):
-            raise AttributeValueError(f"{op}: {name} {value!r} is not a list of ints") from None
-        if len(vals) == 5:
-            if vals[0] != 1 or vals[4] != 1:
-                raise AttributeValueError(f"{op}: {name} {vals} moves along the batch or channel dimension; "
-                                          f"only [1, d, h, w, 1] is supported")
-            vals = vals[1:4]
-        elif len(vals) == 1:
-            vals = vals * 3
-        elif len(vals) != 3:
-            raise AttributeValueError(f"{op}: {name} must be an int, [depth, height, width] or "
-                                      f"[1, depth, height, width, 1], got {value!r}")
-    if min(vals) < 1:
-        raise AttributeValueError(f"{op}: {name} must be >= 1, got {value!r}")
-    return vals[0], vals[1], vals[2]
+    """A (d, h, w) triple (spatial_dims with n = 3)."""
+    return spatial_dims(op, attrs, name, 3, default)  # type: ignore[return-value]
 
 
 def check_data_format_3d(op: str, attrs: dict) -> None:
-    fmt = attrs.get("data_format") or "NDHWC"
-    if str(fmt).upper() != "NDHWC":
-        raise AttributeValueError(f"{op}: data_format {fmt} is not supported; only NDHWC "
-                                  f"(transpose the tensor to NDHWC first)")
+    check_data_format(op, attrs, "NDHWC")
 
 
 def parse_pad_3d(op: str, attrs: dict) -> str:

@@ -93,26 +93,31 @@ def data(node: Node) -> list[int]:
     return list(range(len(node.inputs)))
 
 
-def _nhwc(node: Node) -> None:
-    fmt = node.attr("data_format", "NHWC")
-    if fmt not in ("NHWC", None, ""):
-        raise MappingError(f"data_format {fmt!r} is not supported (only NHWC); convert the model with "
+def _channels_last(node: Node, layout: str = "NHWC") -> None:
+    fmt = node.attr("data_format", layout)
+    if fmt not in (layout, None, ""):
+        raise MappingError(f"data_format {fmt!r} is not supported (only {layout}); convert the model with "
                            "channels-last layout")
 
 
-def _hw(values: Any, name: str, default: int = 1) -> list[int]:
+def _spatial(values: Any, name: str, n: int, default: int = 1) -> list[int]:
+    """n spatial values from TF's (n + 2)-list [1, ..., 1], an n-list or one value."""
     if values is None or values == []:
-        return [default, default]
+        return [default] * n
     v = [int(x) for x in values]
-    if len(v) == 4:
-        if v[0] != 1 or v[3] != 1:
+    if len(v) == n + 2:
+        if v[0] != 1 or v[-1] != 1:
             raise MappingError(f"{name} {v} over the batch or channel dimension is not supported")
-        return v[1:3]
-    if len(v) == 2:
+        return v[1:-1]
+    if len(v) == n:
         return v
     if len(v) == 1:
-        return [v[0], v[0]]
-    raise MappingError(f"{name} {v} must have 1, 2 or 4 entries")
+        return v * n
+    raise MappingError(f"{name} {v} must have 1, {n} or {n + 2} entries")
+
+
+def _hw(values: Any, name: str, default: int = 1) -> list[int]:
+    return _spatial(values, name, 2, default)
 
 
 def _pad(node: Node) -> Any:
@@ -161,7 +166,7 @@ def _inv(node: Node, p: Params) -> KernelCall:
 
 @maps("BiasAdd", "BiasAddV1")
 def _bias_add(node: Node, p: Params) -> KernelCall:
-    _nhwc(node)
+    _channels_last(node)
     return KernelCall("Add", [0, 1])
 
 
@@ -274,7 +279,7 @@ def _band_part(node: Node, p: Params) -> KernelCall:
 
 # -- convolution ----------------------------------------------------------------------------
 def _conv_attrs(node: Node) -> dict[str, Any]:
-    _nhwc(node)
+    _channels_last(node)
     return {"strides": _hw(node.attr("strides"), "strides"), "pad": _pad(node),
             "dilations": _hw(node.attr("dilations"), "dilations"), "data_format": "NHWC"}
 
@@ -318,7 +323,7 @@ def _dilation2d(node: Node, p: Params) -> KernelCall:
 
 @maps("MaxPool", "AvgPool")
 def _pool(node: Node, p: Params) -> KernelCall:
-    _nhwc(node)
+    _channels_last(node)
     attrs = {"filter_size": _hw(node.attr("ksize"), "ksize"), "strides": _hw(node.attr("strides"), "strides"),
              "pad": _pad(node)}
     # set by the loader's folding (loader/folding.py), never by a converter
@@ -332,48 +337,30 @@ def _pool(node: Node, p: Params) -> KernelCall:
 
 @maps("MaxPoolV2", params=(1, 2))
 def _pool_v2(node: Node, p: Params) -> KernelCall:
-    _nhwc(node)
+    _channels_last(node)
     return KernelCall("MaxPool", [0], {"filter_size": _hw(p.ints(1), "ksize"), "strides": _hw(p.ints(2), "strides"),
                                        "pad": _pad(node)})
 
 
 # -- 3-D convolution and pooling (NDHWC) ---------------------------------------------------------
-def _dhw(values: Any, name: str) -> list[int]:
-    """A (depth, height, width) triple from TF's 5-list [1, d, h, w, 1] (or 3 / 1 entries)."""
-    if values is None or values == []:
-        return [1, 1, 1]
-    v = [int(x) for x in values]
-    if len(v) == 5:
-        if v[0] != 1 or v[4] != 1:
-            raise MappingError(f"{name} {v} over the batch or channel dimension is not supported")
-        return v[1:4]
-    if len(v) == 3:
-        return v
-    if len(v) == 1:
-        return v * 3
-    raise MappingError(f"{name} {v} must have 1, 3 or 5 entries")
-
-
 def _volume_attrs(node: Node) -> dict[str, Any]:
-    fmt = node.attr("data_format", "NDHWC")
-    if fmt not in ("NDHWC", None, ""):
-        raise MappingError(f"data_format {fmt!r} is not supported (only NDHWC); convert the model with "
-                           "channels-last layout")
+    _channels_last(node, "NDHWC")
     padding = node.attr("padding", "VALID")
     padding = padding.decode() if isinstance(padding, bytes) else str(padding)
     if padding.upper() not in ("SAME", "VALID"):
         raise MappingError(f"padding {padding!r} is not SAME or VALID")
-    return {"strides": _dhw(node.attr("strides"), "strides"), "pad": padding.lower(), "data_format": "NDHWC"}
+    return {"strides": _spatial(node.attr("strides"), "strides", 3), "pad": padding.lower(), "data_format": "NDHWC"}
 
 
 @maps("Conv3D")
 def _conv3d(node: Node, p: Params) -> KernelCall:
-    return KernelCall("Conv3D", [0, 1], _volume_attrs(node) | {"dilations": _dhw(node.attr("dilations"), "dilations")})
+    dilations = _spatial(node.attr("dilations"), "dilations", 3)
+    return KernelCall("Conv3D", [0, 1], _volume_attrs(node) | {"dilations": dilations})
 
 
 @maps("MaxPool3D", "AvgPool3D")
 def _pool3d(node: Node, p: Params) -> KernelCall:
-    return KernelCall(node.op, [0], _volume_attrs(node) | {"filter_size": _dhw(node.attr("ksize"), "ksize")})
+    return KernelCall(node.op, [0], _volume_attrs(node) | {"filter_size": _spatial(node.attr("ksize"), "ksize", 3)})
 
 
 # -- normalization --------------------------------------------------------------------------
@@ -383,7 +370,7 @@ def _batch_norm_outputs(node: Node) -> int:
 
 @maps("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", outputs=_batch_norm_outputs)
 def _batch_norm(node: Node, p: Params) -> KernelCall:
-    _nhwc(node)
+    _channels_last(node)
     if node.attr("is_training", False):
         raise MappingError("is_training=true batch normalization is not supported (inference graphs only)")
     return KernelCall("FusedBatchNorm", [0, 3, 4, 2, 1], {"variance_epsilon": float(node.attr("epsilon", 1e-3))})
@@ -580,7 +567,7 @@ def _tensor_scatter_update(node: Node, p: Params) -> KernelCall:
 
 @maps("DepthToSpace", "SpaceToDepth")
 def _depth_to_space(node: Node, p: Params) -> KernelCall:
-    _nhwc(node)
+    _channels_last(node)
     return KernelCall(node.op, [0], {"block_size": int(node.attr("block_size", 2)), "data_format": "NHWC"})
 
 
