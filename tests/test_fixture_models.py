@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loader import load_graph_model
-from test_shared_models import check_outputs
+from test_shared_models import check_outputs, replay_matches_normal_run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "static"
 STATIC = ["resnet_unfused", "unet_small", "mixed_layers", "attention_block", "volumetric"]
@@ -37,12 +37,7 @@ def test_fixture_matches_tensorflow_on_gl(gl, name, optimize):
             assert model.merged_nodes, "the rewrites should find something to merge in these models"
         # a second run replays the first; other values give what a normal run gives
         other = {k: (v[::-1] * 0.7 + 0.1).astype(v.dtype).copy() for k, v in inputs.items()}
-        replayed = model.predict(other)
-        assert model.executor.last_stats.replayed
-        model.executor.replay = False
-        normal = model.predict(other)
-        for k in normal:
-            np.testing.assert_array_equal(replayed[k], normal[k], err_msg=k)
+        assert replay_matches_normal_run(model, other)
     finally:
         model.dispose()
 
