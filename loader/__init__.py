@@ -7,8 +7,9 @@
 from .errors import (GraphError, ModelFormatError, ModelInputError, ModelLoadError, UnsafePathError,
                      UnsupportedModelError, UnsupportedOpError, WeightsError)
 from .model import GraphModel, load_graph_model
+from .layers import LayersModel, load_layers_model, load_model, supported_layers
 from .sources import FileSource, HttpSource, MemorySource, ModelSource
 
-__all__ = ["load_graph_model", "GraphModel", "ModelSource", "FileSource", "HttpSource", "MemorySource",
+__all__ = ["load_graph_model", "GraphModel", "load_layers_model", "LayersModel", "load_model", "supported_layers", "ModelSource", "FileSource", "HttpSource", "MemorySource",
            "ModelLoadError", "ModelFormatError", "UnsupportedModelError", "WeightsError", "UnsafePathError",
            "UnsupportedOpError", "GraphError", "ModelInputError"]

@@ -80,6 +80,9 @@ class GraphModel:
         t2 = time.perf_counter()
         self.load_times = LoadTimes(times["read"], times["weights"], (t1 - t0) * 1e3, (t2 - t1) * 1e3)
         self.weight_specs = artifacts.weight_specs()
+        # what save() writes back: the model.json and decoded weights as loaded
+        self.source_artifacts = artifacts
+        self.source_weights = dict(weights)
 
     # -- construction helpers --------------------------------------------------------------
     def _constants(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

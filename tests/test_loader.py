@@ -228,7 +228,7 @@ def test_unknown_weight_dtype_and_insane_shapes(tmp_path):
 def test_layers_model_and_weights_manifest_are_named(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"format": "layers-model", "generatedBy": "keras v2.15",
                                                      "modelTopology": {"class_name": "Sequential"}}))
-    with pytest.raises(UnsupportedModelError, match="Keras layers model.*tfjs_graph_model"):
+    with pytest.raises(UnsupportedModelError, match="Keras layers model.*load_layers_model"):
         load_graph_model(tmp_path / "model.json", backend="numpy")
     (tmp_path / "model.json").write_text(json.dumps([{"paths": ["a.bin"], "weights": []}]))
     with pytest.raises(UnsupportedModelError, match="weights manifest only"):
