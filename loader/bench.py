@@ -51,7 +51,7 @@ def first_inference(model_path: str, backend: str = "gl", inputs: str = "example
 
 def _load(model_path: str, backend: str) -> tuple[Any, float, float]:
     """(model, ms to create the backend and its GL context, ms to load the model onto it)."""
-    from . import load_graph_model
+    from . import load_model as load_graph_model
     from .model import _make_backend
     t0 = time.perf_counter()
     be, _ = _make_backend(backend)
@@ -92,7 +92,7 @@ DRIVER_ENV = ("GALLIVM_PERF", "LP_NUM_THREADS", "MESA_SHADER_CACHE_DISABLE", "ME
 def run_bench(model_path: str, runs: int = 20, backend: str = "gl", inputs: str = "example", batch: int = 1,
               with_cold_states: bool = False, progress: bool = True) -> tuple[dict[str, Any], Any, Any]:
     """The whole benchmark; returns (report dict, profiler of the first inference, of a warm one)."""
-    from . import load_graph_model
+    from . import load_model as load_graph_model
     from tqdm import tqdm
 
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "model": model_path,

@@ -60,11 +60,11 @@ def _describe(a: np.ndarray) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import load_graph_model
+    from . import load_model
     if args.quiet_fallback:
         warnings.simplefilter("ignore")
     t0 = time.perf_counter()
-    model = load_graph_model(args.model, backend=args.backend, strict=args.strict)
+    model = load_model(args.model, backend=args.backend, strict=args.strict)
     load_ms = (time.perf_counter() - t0) * 1e3
     info = getattr(model.backend, "info", None)
     print(f"model   {args.model}")
@@ -85,11 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
           + ("" if args.input or args.example_inputs else " (random)"))
     print("outputs")
     for t in model.outputs:
-        a = outputs[t.name]
+        a = outputs[t.key] if t.key in outputs else outputs[t.name]
         print(f"  {t.key} ({t.name}) {list(a.shape)} {a.dtype}: {_describe(a)}")
     labels = _model_dir(args.model) / "labels.npy"
     if args.example_inputs and labels.exists() and len(model.outputs) == 1:
-        pred = np.argmax(outputs[model.outputs[0].name], axis=-1)
+        pred = np.argmax(next(iter(outputs.values())), axis=-1)
         truth = np.load(labels)
         print(f"predicted classes {pred.tolist()}")
         print(f"true labels       {truth.tolist()}  ({int((pred == truth).sum())}/{truth.size} correct)")

@@ -13,7 +13,7 @@ from .executor import Executor
 from .folding import prepare_graph
 from .graph import Graph, parse_input
 from .model import GraphModel, output_nodes, weights_summary
-from .model_json import ModelArtifacts, TensorInfo, parse_model_json
+from .model_json import ModelArtifacts, TensorInfo, parse_any_model_json
 from .sources import ModelSource, resolve_source
 from .weights import load_weights
 
@@ -70,8 +70,13 @@ def _shape(shape: Any) -> str:
 
 def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport:
     src = resolve_source(source)
-    artifacts = parse_model_json(src.read_model_json(), src.description)
+    artifacts = parse_any_model_json(src.read_model_json(), src.description)
     weights = load_weights(artifacts, src)
+    layers_artifacts = None
+    if artifacts.format == "layers-model":      # lowered to the graph it runs as (no GL needed)
+        from .layers.model import lower_layers_model
+        layers_artifacts = artifacts
+        _, artifacts, weights = lower_layers_model(artifacts, weights)
     probe = GraphModel.__new__(GraphModel)        # reuse the signature logic without a backend
     probe.artifacts = artifacts
     probe.graph = Graph.from_topology(artifacts.topology)
@@ -95,6 +100,7 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     for op, names in unsupported.items():
         placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
     control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS | DATA_DEPENDENT_OPS}
-    return InspectReport(src.description, artifacts, inputs, outputs, placement, unsupported, bad,
-                         sum(w.nbytes() or 0 for w in artifacts.weight_specs()), len(probe.graph.nodes), control,
+    shown = layers_artifacts or artifacts
+    return InspectReport(src.description, shown, inputs, outputs, placement, unsupported, bad,
+                         sum(w.nbytes() or 0 for w in shown.weight_specs()), len(probe.graph.nodes), control,
                          merged)

@@ -15,8 +15,9 @@ def dense(c: LayerCall) -> list[KTensor]:
         raise LayerConfigError("Dense needs a known last input dimension")
     if c.cfg("lora_rank"):
         raise LayerConfigError("Dense with LoRA weights (lora_rank) is not supported")
-    kernel = c.weight("kernel")
-    bias = c.weight("bias") if c.cfg("use_bias", True) else None
+    units = int(c.cfg("units"))
+    kernel = c.weight("kernel", (x.shape[-1], units))
+    bias = c.weight("bias", (units,)) if c.cfg("use_bias", True) else None
     f = c.f
     y = f.dense(x if x.dtype == "float32" else f.cast(x, "float32"), kernel, bias)
     return [c.activation(y)]

@@ -40,6 +40,30 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def lower_layers_model(layers_artifacts: ModelArtifacts, weights: dict[str, np.ndarray]
+                       ) -> tuple[TopologyLowering, ModelArtifacts, dict[str, np.ndarray]]:
+    """The layers model as a graph model: (the lowering, graph-model artifacts, their constants).
+    Outputs get one Identity each, named after the Keras output; the signature keys are the Keras
+    input and output names."""
+    lowering = TopologyLowering(layers_artifacts.topology, weights, layers_artifacts.source)
+    lowering.build()
+    lowering.finish_records(_non_trainable)
+    b = lowering.b
+    outputs = []
+    for key, t in lowering.outputs:
+        node = b.unique(f"output/{key}")
+        b.nodes.append({"name": node, "op": "Identity", "input": [t.ref],
+                        "attr": {"T": {"type": {"float32": "DT_FLOAT", "int32": "DT_INT32",
+                                                "bool": "DT_BOOL"}[t.dtype]}}})
+        outputs.append(TensorInfo(key, f"{node}:0", t.dtype, tuple(-1 if d is None else d for d in t.shape)))
+    inputs = [TensorInfo(key, f"{t.ref}:0", t.dtype, tuple(-1 if d is None else d for d in t.shape))
+              for key, t in lowering.inputs]
+    graph_artifacts = ModelArtifacts(format="graph-model", topology=b.topology(), weight_groups=[],
+                                     inputs=inputs, outputs=outputs, generated_by=layers_artifacts.generated_by,
+                                     converted_by=layers_artifacts.converted_by, source=layers_artifacts.source)
+    return lowering, graph_artifacts, b.weights
+
+
 class LayersModel(GraphModel):
     """A loaded layers model.  Use load_layers_model() (or load_model()) to make one."""
 
@@ -47,27 +71,10 @@ class LayersModel(GraphModel):
                  owns_backend: bool, strict: bool, times: dict[str, float], optimize: bool = True,
                  max_iterations: int = 100_000) -> None:
         t0 = time.perf_counter()
-        lowering = TopologyLowering(layers_artifacts.topology, weights, layers_artifacts.source)
-        lowering.build()
-        lowering.finish_records(_non_trainable)
+        lowering, graph_artifacts, graph_weights = lower_layers_model(layers_artifacts, weights)
         self.lowering = lowering
-        b = lowering.b
-        # one Identity per output, named like the Keras output
-        outputs = []
-        for key, t in lowering.outputs:
-            node = b.unique(f"output/{key}")
-            b.nodes.append({"name": node, "op": "Identity", "input": [t.ref],
-                            "attr": {"T": {"type": {"float32": "DT_FLOAT", "int32": "DT_INT32",
-                                                    "bool": "DT_BOOL"}[t.dtype]}}})
-            outputs.append(TensorInfo(key, f"{node}:0", t.dtype, tuple(-1 if d is None else d for d in t.shape)))
-        inputs = [TensorInfo(key, f"{t.ref}:0", t.dtype, tuple(-1 if d is None else d for d in t.shape))
-                  for key, t in lowering.inputs]
-        graph_artifacts = ModelArtifacts(format="graph-model", topology=b.topology(), weight_groups=[],
-                                         inputs=inputs, outputs=outputs,
-                                         generated_by=layers_artifacts.generated_by,
-                                         converted_by=layers_artifacts.converted_by, source=layers_artifacts.source)
         self.lower_ms = (time.perf_counter() - t0) * 1e3
-        super().__init__(graph_artifacts, b.weights, backend, owns_backend, strict,
+        super().__init__(graph_artifacts, graph_weights, backend, owns_backend, strict,
                          {"read": times["read"], "weights": times["weights"] + self.lower_ms},
                          max_iterations=max_iterations, optimize=optimize)
         self.layers_artifacts = layers_artifacts

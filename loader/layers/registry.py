@@ -59,13 +59,20 @@ class LayerCall:
     def unsupported(self, what: str) -> LayerConfigError:
         return LayerConfigError(what)
 
-    def weight(self, short: str) -> KTensor:
-        """The layer's weight `short` ('kernel', 'bias', 'moving_mean', ...) as a constant node."""
-        value = self.weights.get(short)
+    def weight(self, short: str, shape: tuple[int | None, ...] | None = None) -> KTensor:
+        """The layer's weight `short` ('kernel', 'bias', 'moving_mean', ...) as a constant node;
+        `shape` (None = any size there) is what the layer's config implies, checked."""
+        value = self.weight_value(short, shape)
         return self.b.const(value, name=f"{self.scope}/{short}")
 
-    def weight_value(self, short: str) -> np.ndarray:
-        return self.weights.get(short)
+    def weight_value(self, short: str, shape: tuple[int | None, ...] | None = None) -> np.ndarray:
+        value = self.weights.get(short)
+        if shape is not None and (len(shape) != value.ndim
+                                  or any(w is not None and w != d for w, d in zip(shape, value.shape))):
+            want = "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+            raise LayerConfigError(f"weight {short!r} has shape {tuple(value.shape)} in the manifest; the layer's "
+                                   f"config and input need {want}")
+        return value
 
     def has_weight(self, short: str) -> bool:
         return self.weights.has(short)

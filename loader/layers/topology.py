@@ -45,6 +45,16 @@ class LayerRecord:
     weight_names: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Failed:
+    """The outputs of a layer that could not be lowered: later layers are still lowered on stand-ins
+    (the shapes Keras 3 recorded, else the failed layer's input shape), so every problem of the model
+    is reported at once."""
+
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+
+
 class _Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
@@ -204,6 +214,7 @@ class TopologyLowering:
         layers = cfg if isinstance(cfg, list) else cfg.get("layers", [])
         x: KTensor | None = given[0] if given else None
         record_rows = top
+        failed = False
         for i, layer in enumerate(layers):
             lpath = f"{path}.config.layers[{i}]"
             lcls, lcfg = layer["class_name"], layer.get("config") or {}
@@ -222,12 +233,13 @@ class TopologyLowering:
                 x = self._input(f"{lname}_input", {"batch_shape": list(shape), "dtype": lcfg.get("dtype")}, lpath)
             prev = x
             outs = self._call(lcls, lname, lcfg, [x], {}, [x], scope_path, 0, lpath)
-            if outs is None:
-                return None
+            if outs is None:       # later layers are lowered on the failed one's input, to report them too
+                failed = True
+                continue
             x = outs[0]
             if record_rows:
                 self._record(lname, lcls, scope_path, 0, outs, [prev_ref for prev_ref in self._connected(prev)])
-        return [x] if x is not None else None
+        return [x] if x is not None and not failed else None
 
     def _functional(self, cfg: dict[str, Any], given: list[KTensor] | None, scope_path: list[str], path: str,
                     top: bool) -> list[KTensor] | None:
@@ -277,9 +289,10 @@ class TopologyLowering:
                 lname = str(layer.get("name", lcfg.get("name")))
                 outs = self._call(layer["class_name"], lname, lcfg, args, kwargs, flat, scope_path, j,
                                   lpaths[id(layer)])
-                if outs is None:
+                if outs is None or "__failed__" in sources:
                     failed = True
-                    outs = []
+                    produced[(lname, j)] = _Failed(flat[0].shape if flat else (None,))  # type: ignore[assignment]
+                    continue
                 produced[(lname, j)] = outs
                 if top and outs:
                     self._record(lname, layer["class_name"], scope_path, j, outs, sources)
@@ -299,8 +312,8 @@ class TopologyLowering:
             outs.append(got[tensor])
         return outs
 
-    def _lookup(self, produced: dict[tuple[str, int], list[KTensor]], by_name: dict[str, dict[str, Any]],
-                lname: str, node: int) -> list[KTensor] | None:
+    def _lookup(self, produced: dict[tuple[str, int], Any], by_name: dict[str, dict[str, Any]],
+                lname: str, node: int) -> Any:
         if (lname, node) in produced:
             return produced[(lname, node)]
         layer = by_name.get(lname)
@@ -318,6 +331,8 @@ class TopologyLowering:
         not produced yet."""
         sources: list[str] = []
         missing = False
+        poisoned = False
+        recorded_shape: list[Any] | None = None
 
         def tensor(ref: list[Any], where: str) -> KTensor | None:
             nonlocal missing
@@ -330,6 +345,11 @@ class TopologyLowering:
             if got is None:
                 missing = True
                 return None
+            if isinstance(got, _Failed):
+                nonlocal poisoned
+                poisoned = True
+                shape = got.shape if recorded_shape is None else tuple(recorded_shape)
+                return KTensor("__failed__", tuple(shape), got.dtype)
             if ti >= len(got):
                 raise ModelFormatError(f"model.json: '{where}' asks for output {ti} of layer {lname!r} "
                                        f"node {ni}, which has {len(got)}")
@@ -341,6 +361,8 @@ class TopologyLowering:
                 hist = (v.get("config") or {}).get("keras_history")
                 if not isinstance(hist, list) or len(hist) < 3:
                     raise ModelFormatError(f"model.json: '{where}.config.keras_history' must be [layer, node, tensor]")
+                nonlocal recorded_shape
+                recorded_shape = (v.get("config") or {}).get("shape")
                 return tensor(hist, f"{where}.config.keras_history")
             if isinstance(v, list):
                 return [conv(x, f"{where}[{i}]") for i, x in enumerate(v)]
@@ -381,6 +403,8 @@ class TopologyLowering:
                 for x in v:
                     collect(x)
         collect(args)
+        if poisoned:
+            sources.append("__failed__")
         return args, kwargs, flat, sources
 
     def _output_names(self, cls: str, cfg: Any) -> list[str]:
