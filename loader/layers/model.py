@@ -111,7 +111,7 @@ class LayersModel(GraphModel):
         c: Counter = Counter()
         prefixes = tuple(s + "/" for s in rec.scopes)
         for name, plan in self.executor.plans.items():
-            if name.startswith(prefixes) or any(name.startswith(s + "/") for s in rec.scopes):
+            if name.startswith(prefixes) and plan.node.op != "Const":
                 c[where[plan.kind]] += 1
         merged = sum(1 for n in self.merged_nodes if n.startswith(prefixes))
         if merged:
@@ -125,7 +125,7 @@ class LayersModel(GraphModel):
         name = (self.lowering.root.get("config") or {}).get("name", "model") if isinstance(
             self.lowering.root.get("config"), dict) else "model"
         cols = ["Layer (type)", "Output Shape", "Param #", "Runs on"] + ([] if sequential else ["Connected to"])
-        widths = [34, 24, 10, 22, 30][:len(cols)]
+        widths = [36, 22, 11, 24, 30][:len(cols)]
         fmt = lambda vals: "".join(str(v)[:w - 1].ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
         rule = "=" * sum(widths)
         lines = [f'Model: "{name}" (Keras {self.keras_version or "?"}, {self.artifacts.source})', rule,

@@ -137,7 +137,12 @@ class TopologyLowering:
         if cls not in MODEL_CLASSES:
             raise ModelFormatError(f"model.json: model_config.class_name is {cls!r}; expected Sequential, "
                                    "Functional or Model")
+        self.unknown: dict[str, list[str]] = {}
         self._check_unknown_classes(self.root, "model_config")
+        for cls_name, names in self.unknown.items():
+            shown = ", ".join(repr(n) for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            self.problems.add(f"unknown layer class {cls_name!r}", f"{len(names)} layer(s): {shown} (custom layers "
+                              "cannot be run; loader.layers.supported_layers() lists the known classes)")
         if self.problems.items:
             self._raise()
         outs = self._model(cls, cfg, None, [], "model_config", top=True)
@@ -179,8 +184,7 @@ class TopologyLowering:
             return
         name = (cfg or {}).get("name", "?") if isinstance(cfg, dict) else "?"
         if cls not in LAYERS and cls not in INPUT_CLASSES:
-            self.problems.add(f"layer {name!r}", f"unknown layer class {cls!r} (custom layers cannot be run; "
-                              "known classes: see loader.layers.supported_layers())")
+            self.unknown.setdefault(str(cls), []).append(str(name))
             return
         if isinstance(cfg, dict):
             for key in ("layer", "cell", "backward_layer"):
