@@ -458,6 +458,10 @@ class TopologyLowering:
             cache[key] = WeightLookup(lname, self._weights_for(scope_path, lname))
         weights = cache[key]
         scope = "/".join(scope_path + [lname]) + (f"_{node_index}" if node_index else "")
+        mask = kwargs.get("mask")
+        if isinstance(mask, KTensor) and flat:
+            # Keras 3 records the mask a layer receives as a call argument (not on the tensor)
+            flat = [flat[0].with_mask(mask)] + flat[1:]
         call = LayerCall(cls, lname, lcfg, flat, kwargs, self.b, weights, scope, args=args,
                          keras3=self.keras3, inner=self._inner)
         try:
@@ -467,8 +471,9 @@ class TopologyLowering:
             return None
         outs = list(outs)
         if flat and flat[0].mask is not None and spec.propagates_mask:
-            outs = [o if o.mask is not None or o.rank < 2 or o.shape[1] != flat[0].shape[1]
-                    else o.with_mask(flat[0].mask) for o in outs]
+            src = flat[0]
+            outs = [o.with_mask(src.mask) if o.mask is None and o.rank >= 2 and o.shape[:2] == src.shape[:2]
+                    and (o.rank >= 3 or o.rank == src.rank) else o for o in outs]
         return outs
 
     def _inner(self, call: LayerCall, layer_cfg: dict[str, Any], inputs: list[KTensor], weight_prefix: str,
