@@ -135,15 +135,17 @@ class LayersModel(GraphModel):
                 lines.append(fmt([f"{key} (InputLayer)", _shape_text(t.shape), 0, "graph", ""]))
         for rec in self.lowering.records:
             shapes = rec.output_shapes
-            shape = _shape_text(shapes[0]) if len(shapes) == 1 else ", ".join(_shape_text(s) for s in shapes[:3])
+            shape = _shape_text(shapes[0])
             place = self.layer_placement(rec)
             runs = ", ".join(f"{k} {v}" for k, v in sorted(place.items())) or "-"
             row = [f"{rec.name} ({rec.class_name})", shape, f"{rec.params:,}", runs]
             if not sequential:
-                row.append(", ".join(rec.connected_to[:2]) + (" ..." if len(rec.connected_to) > 2 else ""))
+                row.append(", ".join(rec.connected_to[:2]))
             lines.append(fmt(row))
-            for extra in rec.connected_to[2:] if not sequential else []:
-                lines.append(fmt(["", "", "", "", extra]))
+            more_links = rec.connected_to[2:] if not sequential else []
+            for i in range(max(len(shapes) - 1, len(more_links))):   # one line per further output / input
+                lines.append(fmt(["", _shape_text(shapes[i + 1]) if i + 1 < len(shapes) else "", "", "",
+                                  more_links[i] if i < len(more_links) else ""]))
         total = self.count_params()
         nt = self.non_trainable_params()
         lines += [rule, f"Total params: {total:,}", f"Trainable params: {total - nt:,}",

@@ -73,6 +73,16 @@ def _norm_refs(refs: Any, path: str) -> list[list[Any]]:
         raise ModelFormatError(f"model.json: '{path}' must be a list")
     if len(refs) == 3 and isinstance(refs[0], str) and isinstance(refs[1], int):
         refs = [refs]
+
+    def flat(items: list[Any]) -> list[Any]:      # Keras nests the states of stacked RNN cells
+        res: list[Any] = []
+        for r in items:
+            if isinstance(r, list) and r and all(isinstance(x, list) for x in r):
+                res += flat(r)
+            else:
+                res.append(r)
+        return res
+    refs = flat(refs)
     out = []
     for i, r in enumerate(refs):
         if not (isinstance(r, list) and len(r) >= 3 and isinstance(r[0], str) and isinstance(r[1], int)
