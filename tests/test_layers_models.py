@@ -195,3 +195,23 @@ def test_weights_are_checked_by_name_count_and_shape(tmp_path):
     w[i]["shape"] = [128, 12]      # same byte count, wrong shape
     with pytest.raises((UnsupportedOpError, WeightsError), match="shared"):
         load_layers_model(_write(folder, bad), backend="numpy")
+
+
+@pytest.mark.parametrize("tag", ["k2", "k3"])
+def test_recurrent_layers_over_any_sequence_length(gl, tag):
+    """A sequence of unknown length is unrolled at the length each run gives (one lowering per input
+    shape, sharing the programs: shapes are uniforms; only the Pack that joins the steps is a program of
+    its own per input count)."""
+    folder = LAYERS / f"core_dynamic_rnn_{tag}"
+    model = load_layers_model(folder, backend=gl, strict=True)
+    try:
+        assert model.specializes and model.inputs[0].shape == (-1, -1, 4)
+        inputs, expected, _ = _data(folder.name)
+        _check(model.predict(inputs), expected, "length 5")
+        misses = gl.memory()["program_cache_misses"]
+        with np.load(folder / "inputs_len7.npz") as z, np.load(folder / "expected_len7.npz") as e:
+            _check(model.predict({"seq": z["seq"]}), [e[f"output_{i}"] for i in range(len(e.files))], "length 7")
+        assert gl.memory()["program_cache_misses"] <= misses + 1, "a second length compiled new programs"
+        assert "per input shape" in model.summary()
+    finally:
+        model.dispose()

@@ -18,7 +18,7 @@ import numpy as np
 
 from .builder import KTensor
 from .ops import F32, Ops
-from .registry import LayerCall, LayerConfigError, layer
+from .registry import NeedsKnownShape, LayerCall, LayerConfigError, layer
 
 
 # -- config helpers (shared with lower_pool / lower_spatial) --------------------------------------
@@ -297,7 +297,7 @@ def conv3d_transpose(c: LayerCall) -> list[KTensor]:
     if cf:
         x = to_last(f, x)
     if any(v is None for v in x.shape[1:]):
-        raise LayerConfigError("Conv3DTranspose needs known spatial and channel input dims")
+        raise NeedsKnownShape("Conv3DTranspose needs known spatial and channel input dims")
     pads: list[tuple[int, int]] = [(0, 0)]
     out_sizes = []
     y = x

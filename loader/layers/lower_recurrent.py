@@ -24,7 +24,7 @@ import numpy as np
 from .activations import apply_activation
 from .builder import KTensor
 from .ops import Ops
-from .registry import LayerCall, LayerConfigError, WeightLookup, layer
+from .registry import NeedsKnownShape, LayerCall, LayerConfigError, WeightLookup, layer
 
 RNN_LAYERS = ("SimpleRNN", "LSTM", "GRU")
 CELL_CLASSES = {"SimpleRNNCell": "simple", "LSTMCell": "lstm", "GRUCell": "gru"}
@@ -291,8 +291,8 @@ def run_rnn(c: LayerCall, cells: list[Cell], x: KTensor, mask: KTensor | None,
     if steps == 0:
         raise LayerConfigError("a recurrent layer over an empty sequence (0 timesteps) is not supported")
     if steps is None:
-        raise LayerConfigError("the sequence length is unknown (None); this runtime unrolls recurrent layers "
-                               "statically: give the model's Input a fixed sequence length before converting")
+        raise NeedsKnownShape("the sequence length is unknown (None); recurrent layers are unrolled at the "
+                              "length each run gives")
     if x.shape[2] is None:
         raise LayerConfigError("recurrent layers need a known feature dimension")
     if x.dtype != "float32":

@@ -17,7 +17,7 @@ import numpy as np
 from .builder import KTensor
 from .lower_conv import channels_first, ints, scaled_dims, to_first, to_last
 from .ops import F32, I32, Ops
-from .registry import LayerCall, LayerConfigError, layer
+from .registry import NeedsKnownShape, LayerCall, LayerConfigError, layer
 
 
 def pairs(value: Any, n: int, what: str) -> list[tuple[int, int]]:
@@ -108,7 +108,7 @@ def repeat_axis(f: Ops, x: KTensor, axis: int, times: int) -> KTensor:
         return x
     n = x.shape[axis]
     if n is None:
-        raise LayerConfigError(f"up-sampling needs a known size of axis {axis}")
+        raise NeedsKnownShape(f"up-sampling needs a known size of axis {axis}")
     idx = f.const(np.repeat(np.arange(n, dtype=np.int32), times), "indices", "int32")
     return f.gather(x, idx, axis)
 
@@ -183,7 +183,7 @@ def _image(c: LayerCall) -> tuple[KTensor, bool]:
     if cf:
         x = to_last(f, x)
     if x.shape[1] is None or x.shape[2] is None:
-        raise LayerConfigError(f"{c.class_name} needs a known input height and width")
+        raise NeedsKnownShape(f"{c.class_name} needs a known input height and width")
     return x, cf
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ModelFormatError, UnsupportedOpError, WeightsError
 from .builder import GraphBuilder, KTensor
-from .registry import LAYERS, LayerCall, LayerConfigError, WeightLookup
+from .registry import LAYERS, LayerCall, LayerConfigError, NeedsKnownShape, WeightLookup
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 INPUT_CLASSES = {"InputLayer"}
@@ -117,7 +117,8 @@ class TopologyLowering:
     """Lowers one layers-model topology into a GraphBuilder.  After `build()`: `inputs` and `outputs`
     ([(key, KTensor)]), `records` (summary rows) and `keras3`."""
 
-    def __init__(self, topology: dict[str, Any], weights: dict[str, np.ndarray], where: str = "model.json") -> None:
+    def __init__(self, topology: dict[str, Any], weights: dict[str, np.ndarray], where: str = "model.json",
+                 input_shapes: dict[str, tuple[int | None, ...]] | None = None) -> None:
         if not isinstance(topology, dict):
             raise ModelFormatError("model.json: 'modelTopology' must be an object")
         config = topology.get("model_config", topology if "class_name" in topology else None)
@@ -137,6 +138,8 @@ class TopologyLowering:
         self.outputs: list[tuple[str, KTensor]] = []
         self.records: list[LayerRecord] = []
         self.where = where
+        self.input_shapes = dict(input_shapes or {})   # concrete shapes to lower at (specialization)
+        self.needs_known_shape: list[str] = []         # layers that need dims known only at run time
 
     # -- public --------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -215,7 +218,7 @@ class TopologyLowering:
         return self._functional(cfg, given, scope_path, path, top)
 
     def _input(self, name: str, config: dict[str, Any], path: str) -> KTensor:
-        shape = batch_shape(config)
+        shape = self.input_shapes.get(name) or batch_shape(config)
         if shape is None:
             raise ModelFormatError(f"model.json: '{path}' ({name}) has no batch_shape / batch_input_shape")
         dtype = layer_dtype(config)
@@ -477,6 +480,8 @@ class TopologyLowering:
         try:
             outs = spec.lower(call)
         except LayerConfigError as exc:
+            if isinstance(exc, NeedsKnownShape):
+                self.needs_known_shape.append(lname)
             self.problems.add(f"layer {lname!r} ({cls})", str(exc))
             return None
         outs = list(outs)
