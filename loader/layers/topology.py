@@ -511,7 +511,15 @@ class TopologyLowering:
         if cache is None:
             cache = self._weight_cache = {}
         if key not in cache:
-            cache[key] = WeightLookup(lname, self._weights_for(scope_path, lname))
+            found = self._weights_for(scope_path, lname)
+            if not found and cls == "Normalization" and not self.keras3:
+                # tf_keras names the statistics of a Normalization adapted before the model was built
+                # bare ('mean', 'variance', 'count'); the converter allows one such layer per model
+                for short in ("mean", "variance", "count"):
+                    if short in self.weights and short not in self.claimed:
+                        found[short] = self.weights[short]
+                        self.claimed.add(short)
+            cache[key] = WeightLookup(lname, found)
         weights = cache[key]
         scope = "/".join(scope_path + [lname]) + (f"_{node_index}" if node_index else "")
         mask = kwargs.get("mask")
