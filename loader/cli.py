@@ -153,6 +153,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Node by node against a reference backend: the first nodes whose error grows."""
+    from .compare import compare, format_report
+    feeds = _load_inputs(args.input) if args.input else None
+    diffs, first = compare(args.model, feeds, backend=args.backend, reference=args.reference, tol=args.tol,
+                           growth=args.growth, limit=args.limit)
+    print(format_report(diffs, first, args.tol))
+    return 1 if first else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gpu-backend", description="Run converted TF.js graph models on OpenGL.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -192,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", help="write a PNG of the time by category (needs matplotlib)")
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(fn=cmd_bench)
+    cmp = sub.add_parser("compare", help="run a model here and on a reference backend, node by node, and print the "
+                                          "first nodes whose difference grows beyond float32 noise")
+    cmp.add_argument("model", help="model.json path, folder, file:// or http(s):// URL")
+    cmp.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                     help="an input (default: random inputs from the signature)")
+    cmp.add_argument("--backend", default="gl", choices=["gl", "glfw", "numpy"])
+    cmp.add_argument("--reference", default="numpy", choices=["numpy", "gl"],
+                     help="the backend compared against (default: numpy, our reference kernels)")
+    cmp.add_argument("--tol", type=float, default=1e-5, help="relative error counted as more than noise")
+    cmp.add_argument("--growth", type=float, default=4.0,
+                     help="report a node only when its relative error is this many times its inputs'")
+    cmp.add_argument("--limit", type=int, default=5, help="how many divergent nodes to print")
+    cmp.set_defaults(fn=cmd_compare)
     ins = sub.add_parser("inspect", help="inputs/outputs, ops and where each runs, weights")
     ins.add_argument("model")
     ins.add_argument("--fail-on-unsupported", action="store_true", help="exit 1 when an op has no kernel")
