@@ -147,10 +147,12 @@ class _BatchPredictor:
         self.model = load_model(model_source, backend=be, strict=strict)
         self._owned_backend = be if not isinstance(be, str) else None
         info["load_ms"] = (time.perf_counter() - t0) * 1e3
-        if warmup:
+        if warmup:      # at the batch size (a -1 batch dim takes it; a fixed one keeps its size)
             info["warmup"] = self.model.warmup(batch=max(1, int(warmup_batch)))
         self.inputs = list(self.model.inputs)
         self.output_keys = [(t.key, t.name) for t in self.model.outputs]
+        fixed = {t.shape[0] for t in self.inputs if t.shape and t.shape[0] != -1}
+        self._fixed_batch = fixed.pop() if len(fixed) == 1 else None      # e.g. [1, 224, 224, 3]
         if not self.input_columns:
             self.input_columns = {t.key: t.key for t in self.inputs}
         elif "__single__" in self.input_columns:       # a single-input model fed from the one data column
@@ -178,7 +180,16 @@ class _BatchPredictor:
 
     def _predict(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ids = np.asarray(batch[self.id_column])
-        outputs = self.model.predict(self._feeds(batch))
+        feeds = self._feeds(batch)
+        step = self._fixed_batch
+        if step and len(ids) != step:       # a model with a fixed batch dim: run the rows `step` at a time
+            if len(ids) % step:
+                raise ValueError(f"the model takes batches of exactly {step}; got {len(ids)} rows")
+            parts = [self.model.predict({k: v[lo:lo + step] for k, v in feeds.items()})
+                     for lo in range(0, len(ids), step)]
+            outputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        else:
+            outputs = self.model.predict(feeds)
         result: dict[str, np.ndarray] = {self.id_column: ids}
         for key, name in self.output_keys:
             a = outputs[key] if key in outputs else outputs[name]
