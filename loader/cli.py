@@ -169,11 +169,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not input_dir.is_dir():
         print(f"error: {input_dir} is not a folder", file=sys.stderr)
         return 2
-    summary = run_batch(model, input_dir, args.output_dir, workers=args.workers, batch_size=args.batch_size,
-                        address=args.address, fmt=args.format, backend=args.backend,
-                        fast_compile=args.fast_compile, shader_cache_dir=args.shader_cache,
-                        gpus_per_worker=args.gpus_per_worker, num_cpus=args.num_cpus,
-                        object_store_mb=args.object_store_mb, progress=not args.no_progress)
+    try:
+        summary = run_batch(model, input_dir, args.output_dir, workers=args.workers, batch_size=args.batch_size,
+                            address=args.address, fmt=args.format, backend=args.backend,
+                            fast_compile=args.fast_compile, shader_cache_dir=args.shader_cache,
+                            gpus_per_worker=args.gpus_per_worker, num_cpus=args.num_cpus,
+                            object_store_mb=args.object_store_mb, progress=not args.no_progress)
+    except ImportError as exc:          # Ray (the [ray] extra) missing
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(summary.format())
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=1))
