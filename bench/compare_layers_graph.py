@@ -28,8 +28,8 @@ t0 = time.perf_counter()
 model = load_model(path)
 load_ms = (time.perf_counter() - t0) * 1e3
 with np.load(inputs_path) as z:
-    arrays = [z[k] for k in z.files]
-feeds = {t.key: a for t, a in zip(model.inputs, arrays)} if len(arrays) == len(model.inputs) else arrays[0]
+    named = {k: z[k] for k in z.files}
+feeds = next(iter(named.values())) if len(named) == 1 else named
 t1 = time.perf_counter()
 model.predict(feeds)
 first_ms = (time.perf_counter() - t1) * 1e3
@@ -59,7 +59,9 @@ def pairs(folders: list[str]) -> list[tuple[str, Path, Path, Path]]:
 
 def measure(path: Path, inputs: Path, runs: int) -> dict:
     res = subprocess.run([sys.executable, "-c", CHILD, str(path), str(inputs), str(runs)], capture_output=True,
-                         text=True, cwd=ROOT, check=True)
+                         text=True, cwd=ROOT)
+    if res.returncode:
+        raise SystemExit(f"{path}: {res.stderr.strip().splitlines()[-1]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 

@@ -34,3 +34,8 @@ class GraphError(ModelLoadError):
 
 class ModelInputError(GPUBackendError, ValueError):
     """Inputs passed to predict/execute do not match the model's signature (names, shapes, dtypes)."""
+
+
+class SaveError(GPUBackendError):
+    """model.save() could not write the model: an unwritable folder, an HTTP error status, a bad option
+    (the message names the target and the reason)."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gpu_backend.profiling import Profiler
+    from .saving import SaveResult
 
 import numpy as np
 
@@ -83,6 +84,21 @@ class GraphModel:
         # what save() writes back: the model.json and decoded weights as loaded
         self.source_artifacts = artifacts
         self.source_weights = dict(weights)
+
+    def save(self, target: Any, *, weight_shard_size_bytes: int | None = 4 * 1024 * 1024,
+             quantize: str | None = None, quantize_weights: str | list[str] | None = None,
+             **http_options: Any) -> "SaveResult":
+        """Save the model as it was loaded (same model.json, new weightsManifest) to `target`: a folder
+        or file:// URL (model.json + group1-shard{i}of{n}.bin of at most weight_shard_size_bytes; None:
+        one weights.bin), an http(s):// URL (a multipart/form-data POST as TF.js's browserHTTPRequest;
+        http_options: method, headers, fields, timeout_s) or an object with save(artifacts).
+        quantize: 'uint8' | 'uint16' | 'float16' re-quantizes float32 weights as tensorflowjs_converter
+        does (only those matching the quantize_weights globs, if given); without it every weight keeps
+        its encoding, quantized ones included.  What is saved loads back bit-identical.  See
+        loader.saving."""
+        from .saving import save_model
+        return save_model(self, target, weight_shard_size_bytes=weight_shard_size_bytes, quantize=quantize,
+                          quantize_weights=quantize_weights, **http_options)
 
     # -- construction helpers --------------------------------------------------------------
     def _constants(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

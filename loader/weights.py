@@ -51,8 +51,19 @@ def _decode_strings(spec: WeightSpec, data: memoryview, offset: int) -> tuple[np
     return np.array(values, dtype=object).reshape(spec.shape), offset
 
 
+def encoded_weight_bytes(artifacts: ModelArtifacts) -> dict[str, bytes]:
+    """{weight name: its bytes exactly as stored in the shards} for the quantized weights that
+    load_weights() decoded from `artifacts` (empty if it never ran on them).  save() writes these back
+    unchanged, so a quantized weight keeps its encoding instead of being re-quantized."""
+    return getattr(artifacts, "_encoded_weight_bytes", {})
+
+
 def load_weights(artifacts: ModelArtifacts, source: ModelSource) -> dict[str, np.ndarray]:
+    """{weight name: decoded array}.  The raw bytes of quantized weights are kept on `artifacts`
+    (see encoded_weight_bytes())."""
     out: dict[str, np.ndarray] = {}
+    encoded: dict[str, bytes] = {}
+    setattr(artifacts, "_encoded_weight_bytes", encoded)
     for gi, group in enumerate(artifacts.weight_groups):
         blobs = [source.read_weight_file(p) for p in group.paths]
         data = memoryview(b"".join(blobs))
@@ -76,6 +87,8 @@ def load_weights(artifacts: ModelArtifacts, source: ModelSource) -> dict[str, np
                 raise WeightsError(f"weight {spec.name!r} of group {gi} runs past the end of its shards "
                                    f"(needs bytes {offset}..{offset + size}, shards hold {len(data)})")
             out[spec.name] = _decode(spec, data[offset:offset + size])
+            if spec.quantization is not None:
+                encoded[spec.name] = bytes(data[offset:offset + size])
             offset += size
         if offset != len(data):
             raise WeightsError(f"weight group {gi} of {artifacts.source} has {len(data) - offset} bytes after its "

@@ -22,12 +22,21 @@ FIXTURES = sorted(p.name for p in LAYERS.iterdir() if (p / "expected.npz").exist
 WITH_GRAPH = [n for n in FIXTURES if (LAYERS / n / "graph" / "model.json").exists()]
 
 
-def _data(name: str) -> tuple[dict[str, np.ndarray], list[np.ndarray], dict]:
+# outputs where TensorFlow itself is wrong, so its recorded values are no reference (checked instead
+# against a numpy definition in test_sparsemax_matches_its_definition)
+TF_DEFECTS = {("zoo_activations_k3", "act_sparsemax"):
+              "Keras 3.15's sparsemax on TF gives rows that do not sum to 1 (all zeros here)"}
+
+
+def _data(name: str) -> tuple[dict[str, np.ndarray], list[np.ndarray | None], dict]:
     with np.load(LAYERS / name / "inputs.npz") as z:
         inputs = {k: z[k] for k in z.files}
     with np.load(LAYERS / name / "expected.npz") as z:
         n = len([k for k in z.files if k.startswith("output_")])
-        expected = [z[f"output_{i}"] for i in range(n)]
+        expected: list[np.ndarray | None] = [z[f"output_{i}"] for i in range(n)]
+        for (fixture, out_name) in TF_DEFECTS:
+            if fixture == name and out_name in z.files:
+                expected = [None if e is not None and np.array_equal(e, z[out_name]) else e for e in expected]
     info = json.loads((LAYERS / name / "info.json").read_text())
     return inputs, expected, info
 
@@ -36,6 +45,8 @@ def _check(out: dict[str, np.ndarray], expected: list[np.ndarray], what: str) ->
     got = list(out.values())
     assert len(got) == len(expected), f"{what}: {len(got)} outputs, expected {len(expected)}"
     for i, (g, w) in enumerate(zip(got, expected)):
+        if w is None:
+            continue
         assert g.shape == w.shape, f"{what} output {i}: shape {g.shape} != {w.shape}"
         if w.dtype.kind == "f":
             np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4, err_msg=f"{what} output {i}")
@@ -67,6 +78,11 @@ def test_layers_model_matches_tensorflow_on_numpy_as_converted(name):
     assert not model.merged_nodes
 
 
+# the graph converter writes recurrent layers as while loops over TensorLists (run by the dynamic
+# executor); a layers model unrolls them at the known length: other programs, same outputs
+RECURRENT = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional"}
+
+
 def _gl_programs(path: Path, loader, inputs) -> tuple[int, dict[str, np.ndarray]]:
     """Programs one model compiles on a backend of its own."""
     b = GLBackend()
@@ -82,13 +98,21 @@ def _gl_programs(path: Path, loader, inputs) -> tuple[int, dict[str, np.ndarray]
 
 @pytest.mark.parametrize("name", WITH_GRAPH)
 def test_layers_model_and_graph_model_run_the_same_programs(name):
-    inputs, expected, _ = _data(name)
+    inputs, expected, info = _data(name)
     n_layers, out_layers = _gl_programs(LAYERS / name, load_layers_model, inputs)
     n_graph, out_graph = _gl_programs(LAYERS / name / "graph", load_graph_model, inputs)
-    assert abs(n_layers - n_graph) <= 1, f"layers model compiles {n_layers} programs, graph model {n_graph}"
+    recurrent = set(info.get("layer_classes", [])) & RECURRENT
+    if not recurrent:
+        # the lowering fuses at least as much as the converter's graph (it may fuse more: e.g. a Keras 3
+        # batch norm exported unfused, or a separable conv's bias)
+        assert n_layers <= n_graph + 1, f"layers model compiles {n_layers} programs, graph model {n_graph}"
     for i, want in enumerate(expected):       # the graph model's outputs are keyed otherwise: match by value
+        if want is None:
+            continue
         assert any(g.shape == want.shape and np.allclose(g, want, rtol=1e-3, atol=1e-4) for g in out_graph.values()), i
     for got, want in zip(out_layers.values(), expected):
+        if want is None:
+            continue
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
 
 
@@ -195,3 +219,51 @@ def test_weights_are_checked_by_name_count_and_shape(tmp_path):
     w[i]["shape"] = [128, 12]      # same byte count, wrong shape
     with pytest.raises((UnsupportedOpError, WeightsError), match="shared"):
         load_layers_model(_write(folder, bad), backend="numpy")
+
+
+@pytest.mark.parametrize("tag", ["k2", "k3"])
+def test_recurrent_layers_over_any_sequence_length(gl, tag):
+    """A sequence of unknown length is unrolled at the length each run gives (one lowering per input
+    shape, sharing the programs: shapes are uniforms; only the Pack that joins the steps is a program of
+    its own per input count)."""
+    folder = LAYERS / f"core_dynamic_rnn_{tag}"
+    model = load_layers_model(folder, backend=gl, strict=True)
+    try:
+        assert model.specializes and model.inputs[0].shape == (-1, -1, 4)
+        inputs, expected, _ = _data(folder.name)
+        _check(model.predict(inputs), expected, "length 5")
+        misses = gl.memory()["program_cache_misses"]
+        with np.load(folder / "inputs_len7.npz") as z, np.load(folder / "expected_len7.npz") as e:
+            _check(model.predict({"seq": z["seq"]}), [e[f"output_{i}"] for i in range(len(e.files))], "length 7")
+        assert gl.memory()["program_cache_misses"] <= misses + 1, "a second length compiled new programs"
+        assert "per input shape" in model.summary()
+    finally:
+        model.dispose()
+
+
+def test_sparsemax_matches_its_definition(gl):
+    """Sparsemax (Keras 3's activation) against the definition: project onto the simplex."""
+    from loader.layers.activations import sparsemax
+    from loader.layers.builder import GraphBuilder
+    from loader.layers.ops import Ops
+    from loader.model import GraphModel
+    from loader.model_json import ModelArtifacts, TensorInfo
+    b = GraphBuilder()
+    x = b.placeholder("x", (None, 7), "float32")
+    y = sparsemax(Ops(b, "sm"), x)
+    b.nodes.append({"name": "out", "op": "Identity", "input": [y.ref], "attr": {"T": {"type": "DT_FLOAT"}}})
+    art = ModelArtifacts("graph-model", b.topology(), [], [TensorInfo("x", "x:0", "float32", (-1, 7))],
+                         [TensorInfo("y", "out:0", "float32", (-1, 7))])
+    model = GraphModel(art, b.weights, gl, False, True, {"read": 0.0, "weights": 0.0})
+    rng = np.random.default_rng(3)
+    v = (rng.standard_normal((5, 7)) * 2).astype(np.float32)
+    got = model.predict(v)["out:0"]
+    for row, out in zip(v.astype(np.float64), got):
+        z = np.sort(row)[::-1]
+        k = np.arange(1, 8)
+        support = 1 + k * z > np.cumsum(z)
+        kk = support.sum()
+        tau = (np.cumsum(z)[kk - 1] - 1) / kk
+        np.testing.assert_allclose(out, np.maximum(row - tau, 0), rtol=1e-5, atol=1e-6)
+        assert abs(out.sum() - 1) < 1e-5
+    model.dispose()

@@ -90,7 +90,36 @@ def apply_activation(f: Ops, x: KTensor, spec: Any, keras3: bool) -> KTensor:
                         f.select(f.compare("Less", x, -0.5), f.add(x, 0.5), f.mul(x, 0.0)))
     if name == "hard_shrink":
         return f.select(f.compare("Greater", f.unary("Abs", x), 0.5), x, f.mul(x, 0.0))
+    if name == "sparse_sigmoid":
+        return f.clip(f.add(f.mul(x, 0.5), 0.5), 0.0, 1.0)
+    if name == "glu":
+        if x.shape[-1] is None or x.shape[-1] % 2:
+            raise LayerConfigError("glu needs an even, known last dimension")
+        a, b = f.split(x, -1, 2)
+        return f.mul(a, f.unary("Sigmoid", b))
+    if name == "sparsemax":
+        return sparsemax(f, x)
     raise LayerConfigError(f"activation {name!r} is not supported")
+
+
+def sparsemax(f: Ops, x: KTensor) -> KTensor:
+    """Sparsemax over the last axis: z sorted descending, k = the largest k with 1 + k z_k > sum of the
+    first k, tau = (sum of the first k - 1) / k, output max(x - tau, 0)."""
+    import numpy as np
+    n = x.shape[-1]
+    if n is None:
+        raise LayerConfigError("sparsemax needs a known last dimension")
+    z = f.b.op_n("TopKV2", [x, f.const(np.asarray(n, np.int32), "k", "int32")], {"T": f._t("float32"), "sorted": True},
+                 name=f._n("TopK"), shapes=[x.shape, x.shape], dtypes=["float32", "int32"])[0]
+    csum = f.b.op("Cumsum", [z, f.const(np.asarray(x.rank - 1, np.int32), "axis", "int32")],
+                  {"T": f._t("float32"), "Tidx": f._t("int32"), "exclusive": False, "reverse": False},
+                  name=f._n("Cumsum"), shape=x.shape)
+    ks = f.const(np.arange(1, n + 1, dtype=np.float32), "k_range")
+    support = f.cast(f.compare("Greater", f.add(f.mul(z, ks), 1.0), csum), "float32")
+    k = f.sum(support, [-1], keepdims=True)
+    ssum = f.sum(f.mul(z, support), [-1], keepdims=True)
+    tau = f.div(f.sub(ssum, 1.0), k)
+    return f.maximum(f.sub(x, tau), 0.0)
 
 
 def gelu(f: Ops, x: KTensor, approximate: bool) -> KTensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,8 @@ from gpu_backend.api import Backend
 
 from ..model import GraphModel, _fmt_shape, _make_backend
 from ..model_json import ModelArtifacts, TensorInfo, parse_any_model_json
-from ..errors import UnsupportedModelError
+from ..errors import UnsupportedModelError, UnsupportedOpError
+from ..graph import parse_input
 from ..sources import ModelSource, resolve_source
 from ..weights import load_weights
 from . import lower_all  # noqa: F401  (registers every layer lowering)
@@ -40,12 +41,13 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def lower_layers_model(layers_artifacts: ModelArtifacts, weights: dict[str, np.ndarray]
+def lower_layers_model(layers_artifacts: ModelArtifacts, weights: dict[str, np.ndarray],
+                       input_shapes: dict[str, tuple[int | None, ...]] | None = None
                        ) -> tuple[TopologyLowering, ModelArtifacts, dict[str, np.ndarray]]:
     """The layers model as a graph model: (the lowering, graph-model artifacts, their constants).
     Outputs get one Identity each, named after the Keras output; the signature keys are the Keras
-    input and output names."""
-    lowering = TopologyLowering(layers_artifacts.topology, weights, layers_artifacts.source)
+    input and output names.  `input_shapes` lowers at concrete input shapes (specialization)."""
+    lowering = TopologyLowering(layers_artifacts.topology, weights, layers_artifacts.source, input_shapes)
     lowering.build()
     lowering.finish_records(_non_trainable)
     b = lowering.b
@@ -71,7 +73,24 @@ class LayersModel(GraphModel):
                  owns_backend: bool, strict: bool, times: dict[str, float], optimize: bool = True,
                  max_iterations: int = 100_000) -> None:
         t0 = time.perf_counter()
-        lowering, graph_artifacts, graph_weights = lower_layers_model(layers_artifacts, weights)
+        self._declared: list[TensorInfo] | None = None      # set when the model lowers per input shape
+        try:
+            lowering, graph_artifacts, graph_weights = lower_layers_model(layers_artifacts, weights)
+        except UnsupportedOpError:
+            probe = TopologyLowering(layers_artifacts.topology, weights, layers_artifacts.source)
+            try:
+                probe.build()
+            except UnsupportedOpError:
+                pass
+            if not probe.needs_known_shape:
+                raise
+            # some layer needs dims known only at run time (an RNN over a sequence of any length): lower
+            # at a probe size now (which checks every layer), and again for each input shape run
+            self._declared = [TensorInfo(k, f"{t.ref}:0", t.dtype, tuple(-1 if d is None else d for d in t.shape))
+                              for k, t in probe.inputs]
+            lowering, graph_artifacts, graph_weights = lower_layers_model(
+                layers_artifacts, weights, {k: (t.shape[0],) + tuple(2 if d is None else d for d in t.shape[1:])
+                                            for k, t in probe.inputs})
         self.lowering = lowering
         self.lower_ms = (time.perf_counter() - t0) * 1e3
         super().__init__(graph_artifacts, graph_weights, backend, owns_backend, strict,
@@ -82,12 +101,63 @@ class LayersModel(GraphModel):
         # what save() writes back: the model.json and weights as loaded
         self.source_artifacts = layers_artifacts
         self.source_weights = weights
+        self._options = {"strict": strict, "optimize": optimize, "max_iterations": max_iterations}
+        self._variants: OrderedDict[tuple, GraphModel] = OrderedDict()
+        if self._declared is not None:
+            self.inputs = self._declared
 
     # -- running -----------------------------------------------------------------------------------
+    @property
+    def specializes(self) -> bool:
+        """True when the model is lowered again for each input shape (dims only known at run time)."""
+        return self._declared is not None
+
     def predict(self, inputs: Any) -> dict[str, np.ndarray]:
         """{output name: array}, keyed by the Keras output layer names (model.outputs lists them)."""
-        out = super().predict(inputs)
-        return {o.key: out[o.name] for o in self.outputs}
+        if self._declared is None:
+            out = super().predict(inputs)
+            return {o.key: out[o.name] for o in self.outputs}
+        feeds = self._feeds(inputs)
+        model = self._variant(feeds)
+        refs = [parse_input(o.name)[0] for o in model.outputs]
+        arrays = model.executor.run(feeds, refs)  # type: ignore[arg-type]
+        return {o.key: a for o, a in zip(model.outputs, arrays)}
+
+    MAX_VARIANTS = 8
+
+    def lowering_needs(self) -> list[str]:
+        probe = TopologyLowering(self.layers_artifacts.topology, self.source_weights, self.layers_artifacts.source)
+        try:
+            probe.build()
+        except UnsupportedOpError:
+            pass
+        return probe.needs_known_shape
+
+    def _variant(self, feeds: dict[str, np.ndarray]) -> GraphModel:
+        """The graph lowered at these input shapes (the batch stays free): built once per shape, up
+        to MAX_VARIANTS kept (least recently used dropped).  Shapes are uniforms in the GL programs, so
+        a new variant compiles no program the model did not already need."""
+        assert self._declared is not None
+        shapes = {t.key: (None,) + tuple(feeds[parse_input(t.name)[0][0]].shape[1:])  # type: ignore[index]
+                  for t in self._declared if parse_input(t.name)[0][0] in feeds}  # type: ignore[index]
+        key = tuple(sorted(shapes.items()))
+        if key in self._variants:
+            self._variants.move_to_end(key)
+            return self._variants[key]
+        _, artifacts, consts = lower_layers_model(self.layers_artifacts, self.source_weights, shapes)
+        model = GraphModel(artifacts, consts, self.backend, False, self._options["strict"], {"read": 0.0, "weights": 0.0},
+                           max_iterations=self._options["max_iterations"], optimize=self._options["optimize"])
+        self._variants[key] = model
+        while len(self._variants) > self.MAX_VARIANTS:
+            _, old = self._variants.popitem(last=False)
+            old.dispose()
+        return model
+
+    def dispose(self) -> None:
+        for m in self._variants.values():
+            m.dispose()
+        self._variants.clear()
+        super().dispose()
 
     @property
     def keras_version(self) -> str:
@@ -128,22 +198,27 @@ class LayersModel(GraphModel):
         widths = [36, 22, 11, 24, 30][:len(cols)]
         fmt = lambda vals: "".join(str(v)[:w - 1].ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
         rule = "=" * sum(widths)
-        lines = [f'Model: "{name}" (Keras {self.keras_version or "?"}, {self.artifacts.source})', rule,
-                 fmt(cols), rule]
+        lines = [f'Model: "{name}" (Keras {self.keras_version or "?"}, {self.artifacts.source})']
+        if self.specializes:
+            lines.append("  lowered again per input shape (layers " + ", ".join(self.lowering_needs()) +
+                         " need dims known at run time); unknown dims are shown at the probe size 2")
+        lines += [rule, fmt(cols), rule]
         for key, t in self.lowering.inputs:
             if not any(r.name == key for r in self.lowering.records):
                 lines.append(fmt([f"{key} (InputLayer)", _shape_text(t.shape), 0, "graph", ""]))
         for rec in self.lowering.records:
             shapes = rec.output_shapes
-            shape = _shape_text(shapes[0]) if len(shapes) == 1 else ", ".join(_shape_text(s) for s in shapes[:3])
+            shape = _shape_text(shapes[0])
             place = self.layer_placement(rec)
             runs = ", ".join(f"{k} {v}" for k, v in sorted(place.items())) or "-"
             row = [f"{rec.name} ({rec.class_name})", shape, f"{rec.params:,}", runs]
             if not sequential:
-                row.append(", ".join(rec.connected_to[:2]) + (" ..." if len(rec.connected_to) > 2 else ""))
+                row.append(", ".join(rec.connected_to[:2]))
             lines.append(fmt(row))
-            for extra in rec.connected_to[2:] if not sequential else []:
-                lines.append(fmt(["", "", "", "", extra]))
+            more_links = rec.connected_to[2:] if not sequential else []
+            for i in range(max(len(shapes) - 1, len(more_links))):   # one line per further output / input
+                lines.append(fmt(["", _shape_text(shapes[i + 1]) if i + 1 < len(shapes) else "", "", "",
+                                  more_links[i] if i < len(more_links) else ""]))
         total = self.count_params()
         nt = self.non_trainable_params()
         lines += [rule, f"Total params: {total:,}", f"Trainable params: {total - nt:,}",

@@ -21,6 +21,12 @@ class LayerConfigError(Exception):
     """A config value a lowering does not support; the loader collects these per layer."""
 
 
+class NeedsKnownShape(LayerConfigError):
+    """The lowering needs a dim that is unknown (None) until run time (a recurrent layer's sequence
+    length, a 3-D transposed convolution's size): the model is then lowered again for each input shape
+    it is run at (LayersModel specializes), instead of being refused."""
+
+
 @dataclass
 class LayerCall:
     """What a lowering sees of one call of one layer."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ModelFormatError, UnsupportedOpError, WeightsError
 from .builder import GraphBuilder, KTensor
-from .registry import LAYERS, LayerCall, LayerConfigError, WeightLookup
+from .registry import LAYERS, LayerCall, LayerConfigError, NeedsKnownShape, WeightLookup
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 INPUT_CLASSES = {"InputLayer"}
@@ -73,6 +73,16 @@ def _norm_refs(refs: Any, path: str) -> list[list[Any]]:
         raise ModelFormatError(f"model.json: '{path}' must be a list")
     if len(refs) == 3 and isinstance(refs[0], str) and isinstance(refs[1], int):
         refs = [refs]
+
+    def flat(items: list[Any]) -> list[Any]:      # Keras nests the states of stacked RNN cells
+        res: list[Any] = []
+        for r in items:
+            if isinstance(r, list) and r and all(isinstance(x, list) for x in r):
+                res += flat(r)
+            else:
+                res.append(r)
+        return res
+    refs = flat(refs)
     out = []
     for i, r in enumerate(refs):
         if not (isinstance(r, list) and len(r) >= 3 and isinstance(r[0], str) and isinstance(r[1], int)
@@ -107,7 +117,8 @@ class TopologyLowering:
     """Lowers one layers-model topology into a GraphBuilder.  After `build()`: `inputs` and `outputs`
     ([(key, KTensor)]), `records` (summary rows) and `keras3`."""
 
-    def __init__(self, topology: dict[str, Any], weights: dict[str, np.ndarray], where: str = "model.json") -> None:
+    def __init__(self, topology: dict[str, Any], weights: dict[str, np.ndarray], where: str = "model.json",
+                 input_shapes: dict[str, tuple[int | None, ...]] | None = None) -> None:
         if not isinstance(topology, dict):
             raise ModelFormatError("model.json: 'modelTopology' must be an object")
         config = topology.get("model_config", topology if "class_name" in topology else None)
@@ -127,6 +138,9 @@ class TopologyLowering:
         self.outputs: list[tuple[str, KTensor]] = []
         self.records: list[LayerRecord] = []
         self.where = where
+        self.input_shapes = dict(input_shapes or {})   # concrete shapes to lower at (specialization)
+        self.needs_known_shape: list[str] = []         # layers that need dims known only at run time
+        self._node_offset: dict[int, int] = {}           # id(nested model layer) -> 1 (Keras 2 numbering)
 
     # -- public --------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -205,7 +219,7 @@ class TopologyLowering:
         return self._functional(cfg, given, scope_path, path, top)
 
     def _input(self, name: str, config: dict[str, Any], path: str) -> KTensor:
-        shape = batch_shape(config)
+        shape = self.input_shapes.get(name) or batch_shape(config)
         if shape is None:
             raise ModelFormatError(f"model.json: '{path}' ({name}) has no batch_shape / batch_input_shape")
         dtype = layer_dtype(config)
@@ -254,6 +268,7 @@ class TopologyLowering:
             lname = str((layer.get("config") or {}).get("name", layer.get("name", f"layer_{i}")))
             lpaths[id(layer)] = f"{path}.config.layers[{i}]"
             by_name[str(layer.get("name", lname))] = layer
+        output_offset = self._node_offsets(cfg, by_name)
         in_refs = _norm_refs(cfg.get("input_layers", []), f"{path}.config.input_layers")
         out_refs = _norm_refs(cfg.get("output_layers", []), f"{path}.config.output_layers")
         produced: dict[tuple[str, int], list[KTensor]] = {}
@@ -309,7 +324,7 @@ class TopologyLowering:
             return None
         outs = []
         for k, (lname, node, tensor) in enumerate(out_refs):
-            got = self._lookup(produced, by_name, lname, node)
+            got = self._lookup(produced, by_name, lname, node - output_offset.get(lname, 0))
             if got is None or tensor >= len(got):
                 raise ModelFormatError(f"model.json: '{path}.config.output_layers[{k}]' = [{lname!r}, {node}, "
                                        f"{tensor}] is not a tensor of the model")
@@ -318,15 +333,54 @@ class TopologyLowering:
 
     def _lookup(self, produced: dict[tuple[str, int], Any], by_name: dict[str, dict[str, Any]],
                 lname: str, node: int) -> Any:
-        if (lname, node) in produced:
-            return produced[(lname, node)]
         layer = by_name.get(lname)
-        if layer is not None and layer["class_name"] in MODEL_CLASSES and node >= 1 and (lname, node - 1) in produced:
-            # Keras 2: a nested model's own Input node is node 0, its first call in the outer model node 1
-            n_calls = len(layer.get("inbound_nodes", []))
-            if node - 1 < n_calls:
-                return produced[(lname, node - 1)]
-        return None
+        offset = self._node_offset.get(id(layer), 0) if layer is not None else 0
+        return produced.get((lname, node - offset))
+
+    def _node_offsets(self, cfg: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> dict[str, int]:
+        """Keras 2 numbers a nested model's calls from 1 when the model has a node of its own (built on
+        its Input): seen from the references, every index to it is then >= 1 and at most its call count."""
+        refs: dict[str, list[int]] = {}
+
+        def scan(v: Any) -> None:
+            if isinstance(v, dict):
+                hist = (v.get("config") or {}).get("keras_history") if v.get("class_name") == "__keras_tensor__" else None
+                if isinstance(hist, list) and len(hist) >= 2 and isinstance(hist[0], str):
+                    refs.setdefault(hist[0], []).append(hist[1] if isinstance(hist[1], int) else 0)
+                for x in v.values():
+                    scan(x)
+            elif isinstance(v, list):
+                if len(v) >= 3 and isinstance(v[0], str) and isinstance(v[1], int) and isinstance(v[2], int):
+                    refs.setdefault(v[0], []).append(v[1])
+                for x in v:
+                    scan(x)
+        for layer in cfg.get("layers", []):
+            scan(layer.get("inbound_nodes", []))
+        inbound = {k: list(v) for k, v in refs.items()}
+        scan(cfg.get("output_layers", []))
+        # Keras 3 numbers a nested functional model's calls from 1 in output_layers only (its inbound
+        # references count from 0): shift the outputs when an output index only fits shifted
+        output_offset: dict[str, int] = {}
+        for name in refs:
+            layer = by_name.get(name)
+            out_idx = refs[name][len(inbound.get(name, [])):]
+            if self.keras3 and layer is not None and layer.get("class_name") in MODEL_CLASSES and out_idx \
+                    and min(out_idx) >= 1 and max(out_idx) == len(layer.get("inbound_nodes", []) or []):
+                output_offset[name] = 1
+        if self.keras3:
+            refs = inbound
+        for name, idx in refs.items():
+            layer = by_name.get(name)
+            if layer is None or layer.get("class_name") not in MODEL_CLASSES:
+                continue
+            calls = len(layer.get("inbound_nodes", []) or [])
+            if not idx or min(idx) < 1 or max(idx) > calls:
+                continue
+            # Keras 3 does the same for a nested functional model; there an index that only fits shifted
+            # decides (an index equal to the call count)
+            if not self.keras3 or max(idx) == calls:
+                self._node_offset[id(layer)] = 1
+        return output_offset
 
     def _resolve_node(self, node: Any, produced: dict[tuple[str, int], list[KTensor]],
                       by_name: dict[str, dict[str, Any]], path: str
@@ -430,9 +484,11 @@ class TopologyLowering:
         """Manifest weights of one layer, by short name: 'outer/inner/layer/kernel' (Keras 3, nested)
         or 'layer/kernel' (Keras 2 and the top level)."""
         out: dict[str, np.ndarray] = {}
-        prefixes = ["/".join(scope_path + [lname]) + "/"]
-        if scope_path:
-            prefixes.append(lname + "/")
+        # Keras 3 prefixes a nested layer's weights with the model it sits in (the outermost one too
+        # when that is a Sequential), Keras 2 uses the layer's name alone: longest candidate first
+        root = (self.root.get("config") or {}).get("name") if isinstance(self.root.get("config"), dict) else None
+        full = ([str(root)] if root else []) + scope_path
+        prefixes = ["/".join(full[i:] + [lname]) + "/" for i in range(len(full) + 1)]
         for prefix in prefixes:
             for key, value in self.weights.items():
                 if key.startswith(prefix) and key not in self.claimed:
@@ -455,20 +511,35 @@ class TopologyLowering:
         if cache is None:
             cache = self._weight_cache = {}
         if key not in cache:
-            cache[key] = WeightLookup(lname, self._weights_for(scope_path, lname))
+            found = self._weights_for(scope_path, lname)
+            if not found and cls == "Normalization" and not self.keras3:
+                # tf_keras names the statistics of a Normalization adapted before the model was built
+                # bare ('mean', 'variance', 'count'); the converter allows one such layer per model
+                for short in ("mean", "variance", "count"):
+                    if short in self.weights and short not in self.claimed:
+                        found[short] = self.weights[short]
+                        self.claimed.add(short)
+            cache[key] = WeightLookup(lname, found)
         weights = cache[key]
         scope = "/".join(scope_path + [lname]) + (f"_{node_index}" if node_index else "")
+        mask = kwargs.get("mask")
+        if isinstance(mask, KTensor) and flat:
+            # Keras 3 records the mask a layer receives as a call argument (not on the tensor)
+            flat = [flat[0].with_mask(mask)] + flat[1:]
         call = LayerCall(cls, lname, lcfg, flat, kwargs, self.b, weights, scope, args=args,
                          keras3=self.keras3, inner=self._inner)
         try:
             outs = spec.lower(call)
         except LayerConfigError as exc:
+            if isinstance(exc, NeedsKnownShape):
+                self.needs_known_shape.append(lname)
             self.problems.add(f"layer {lname!r} ({cls})", str(exc))
             return None
         outs = list(outs)
         if flat and flat[0].mask is not None and spec.propagates_mask:
-            outs = [o if o.mask is not None or o.rank < 2 or o.shape[1] != flat[0].shape[1]
-                    else o.with_mask(flat[0].mask) for o in outs]
+            src = flat[0]
+            outs = [o.with_mask(src.mask) if o.mask is None and o.rank >= 2 and o.shape[:2] == src.shape[:2]
+                    and (o.rank >= 3 or o.rank == src.rank) else o for o in outs]
         return outs
 
     def _inner(self, call: LayerCall, layer_cfg: dict[str, Any], inputs: list[KTensor], weight_prefix: str,
