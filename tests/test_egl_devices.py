@@ -1,6 +1,10 @@
 """EGL device selection (gpu_backend/egl_devices.py) and the batch runner's file helpers: no Ray needed."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,16 +21,31 @@ def nv(index: int, cuda: int) -> EGLDeviceInfo:
                          None, cuda)
 
 
+PROBE = """
+import moderngl
+from gpu_backend.egl_devices import client_extensions, list_egl_devices
+exts = client_extensions()
+assert "EGL_EXT_device_enumeration" in exts or "EGL_EXT_device_base" in exts, exts
+devices = list_egl_devices()
+assert devices and [d.index for d in devices] == list(range(len(devices))), devices
+last = moderngl.create_standalone_context(backend="egl", device_index=len(devices) - 1)
+last.release()
+try:
+    moderngl.create_standalone_context(backend="egl", device_index=len(devices))
+except Exception as exc:
+    assert "requested device index" in str(exc), exc
+else:
+    raise AssertionError("a device index past the last one was accepted")
+print("ok", len(devices))
+"""
+
+
 def test_this_machine_lists_the_devices_glcontext_counts():
-    exts = client_extensions()
-    assert "EGL_EXT_device_enumeration" in exts or "EGL_EXT_device_base" in exts
-    devices = list_egl_devices()
-    assert devices and [d.index for d in devices] == list(range(len(devices)))
-    import moderngl
-    last = moderngl.create_standalone_context(backend="egl", device_index=len(devices) - 1)
-    last.release()
-    with pytest.raises(Exception, match="requested device index"):
-        moderngl.create_standalone_context(backend="egl", device_index=len(devices))
+    # In a child process: a second EGL context made current here would take the test session's
+    # shared GL context off this thread, and every later GL test would draw into nothing.
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stdout + done.stderr
 
 
 def test_cuda_numbers_pick_the_device_whatever_the_egl_order():
