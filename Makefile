@@ -2,7 +2,8 @@
 #   make demo   set up, then run the bundled example model on the GL backend (headless EGL)
 #   make test   set up, then run the whole test suite (what .ci/run does)
 # Setup = system packages (EGL + Mesa for headless GL, Xvfb for the GLFW window test) when missing,
-# a virtual environment in .venv, and this package installed in it with its dev extras.
+# a virtual environment in .venv, and this package installed in it with its dev and ray extras (the
+# Ray tests, tests/test_distributed.py, are part of the suite).
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,7 +21,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,ray]'
 	touch $@
 
 setup: system-deps $(VENV)/.installed

@@ -163,6 +163,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if first else 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """A model over a folder of inputs on Ray (loader/batch.py): one output per input, resumable."""
+    try:
+        from .batch import make_example_inputs, run_batch
+        from .distributed import list_input_files
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model = str(example_model_dir()) if args.model == "example" else args.model
+    input_dir = Path(args.input_dir)
+    if args.make_example_inputs and not (input_dir.is_dir() and list_input_files(input_dir)):
+        n = make_example_inputs(_model_dir(model) if not Path(model).is_dir() else Path(model), input_dir)
+        print(f"wrote {n} example inputs to {input_dir}")
+    if not input_dir.is_dir():
+        print(f"error: {input_dir} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        summary = run_batch(model, input_dir, args.output_dir, workers=args.workers, batch_size=args.batch_size,
+                            address=args.address, fmt=args.format, backend=args.backend,
+                            fast_compile=args.fast_compile, shader_cache_dir=args.shader_cache,
+                            gpus_per_worker=args.gpus_per_worker, num_cpus=args.num_cpus,
+                            object_store_mb=args.object_store_mb, progress=not args.no_progress)
+    except ImportError as exc:          # Ray (the [ray] extra) missing
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=1))
+        print(f"wrote {args.summary_json}")
+    return 0 if summary.duplicates == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gpu-backend", description="Run converted TF.js graph models on OpenGL.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -215,6 +247,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report a node only when its relative error is this many times its inputs'")
     cmp.add_argument("--limit", type=int, default=5, help="how many divergent nodes to print")
     cmp.set_defaults(fn=cmd_compare)
+    batch = sub.add_parser("batch", help="run a model over a folder of inputs on Ray (needs the [ray] extra)")
+    batch.add_argument("model", help="model.json path, folder or URL every node can reach; 'example' = the bundled one")
+    batch.add_argument("input_dir", help="one .npy/.npz/image per input; its stem is the input's id")
+    batch.add_argument("output_dir", help="OUTPUT_DIR/<id>.npz per input (or Parquet parts); existing ones are skipped")
+    batch.add_argument("--workers", type=int, default=None, help="worker actors (default: one per GPU, else 1)")
+    batch.add_argument("--batch-size", type=int, default=16)
+    batch.add_argument("--address", default=None, help="a Ray cluster (ray://host:10001, auto); default: start a local one")
+    batch.add_argument("--format", default="npz", choices=["npz", "parquet"])
+    batch.add_argument("--backend", default="gl", choices=["gl", "numpy"])
+    batch.add_argument("--fast-compile", action="store_true", help="llvmpipe: GALLIVM_PERF=nopt in every worker")
+    batch.add_argument("--shader-cache", default=None, metavar="DIR",
+                       help="the driver's shader disk cache folder in every worker (restarts start warm)")
+    batch.add_argument("--gpus-per-worker", type=float, default=None, help="default: 1 where the cluster has GPUs, else 0")
+    batch.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local cluster (default: all)")
+    batch.add_argument("--object-store-mb", type=int, default=None, help="object store of a local cluster")
+    batch.add_argument("--make-example-inputs", action="store_true",
+                       help="INPUT_DIR empty or missing: fill it from inputs.npz next to the model (one .npy per sample)")
+    batch.add_argument("--summary-json", default=None, help="write the counts and throughput as JSON")
+    batch.add_argument("--no-progress", action="store_true")
+    batch.set_defaults(fn=cmd_batch)
     ins = sub.add_parser("inspect", help="inputs/outputs, ops and where each runs, weights")
     ins.add_argument("model")
     ins.add_argument("--fail-on-unsupported", action="store_true", help="exit 1 when an op has no kernel")
