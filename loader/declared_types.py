@@ -1,0 +1,62 @@
+"""The output dtypes a graph *declares* for each node, read the way TensorFlow reads them.
+
+Every node of a converted GraphDef carries the attributes that fix its outputs' dtypes (`T`, `DstT`,
+`dtype`, `out_type`, `output_type`, `Tidx`, a list attribute for ops with several typed outputs, or a
+type fixed by the op itself).  Which attribute governs which output is TensorFlow's OpDef; the relevant
+part of it is recorded in data/op_defs.json (tests/fixtures/make_op_defs.py writes it from TF's own op
+registry), so the check needs no TensorFlow.  Anything our kernels return is checked against this: a
+disagreement is a bug of ours (issue 11: an int32 MatMul that came back float32 surfaced three nodes
+later as an AddV2 dtype clash).
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from gpu_backend.dtypes import TF_DTYPES
+
+from .graph import Node
+
+
+@lru_cache(maxsize=1)
+def _op_defs() -> dict[str, Any]:
+    return json.loads(resources.files("loader").joinpath("data/op_defs.json").read_text())
+
+
+def converter_ops() -> list[str]:
+    """Every op tensorflowjs_converter 4.22 accepts (its op_list/*.json), as recorded."""
+    return list(_op_defs()["converter_ops"])
+
+
+def _tf_name(dtype: str) -> str:
+    return TF_DTYPES.get(dtype, dtype.lower().removeprefix("dt_"))
+
+
+def declared_dtypes(node: Node) -> list[str | None] | None:
+    """One dtype per output (None where the graph leaves it open), or None for ops without a recorded
+    OpDef (TF.js-only aliases, unknown ops)."""
+    spec = _op_defs()["op_defs"].get(node.op)
+    if spec is None:
+        return None
+    out: list[str | None] = []
+    defaults = spec.get("type_defaults", {})
+    for arg in spec["outputs"]:
+        if arg["type_list_attr"]:
+            types = node.attr(arg["type_list_attr"])
+            out += list(types) if isinstance(types, list) else [None]
+            continue
+        if arg["type"]:
+            dtype: str | None = _tf_name(arg["type"])
+        else:
+            value = node.attr(arg["type_attr"])
+            if value is None and arg["type_attr"] in defaults:
+                value = _tf_name(defaults[arg["type_attr"]])
+            dtype = value if isinstance(value, str) else None
+        count = 1
+        if arg["number_attr"]:
+            n = node.attr(arg["number_attr"])
+            count = int(n) if isinstance(n, int) else 1
+        out += [dtype] * count
+    return out

@@ -1,0 +1,85 @@
+"""Run a graph model and check every tensor's dtype against what the graph declares (shared by the
+tests and usable by hand: python tests/dtype_audit.py MODEL_DIR...)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loader import load_graph_model
+from loader.declared_types import declared_dtypes
+
+CHECKED = {"float32", "int32", "bool"}
+
+
+def model_inputs(folder: Path, model: Any) -> Any:
+    if (folder / "inputs.npz").exists():
+        with np.load(folder / "inputs.npz") as z:
+            return {k: z[k] for k in z.files}
+    if (folder / "input.npy").exists():
+        return np.load(folder / "input.npy")
+    return model.example_inputs()
+
+
+def audit(folder: Path, backend: Any = "numpy") -> tuple[int, list[str]]:
+    """(tensors checked, mismatches as 'node (op) output k: got X, declared Y')."""
+    model = load_graph_model(folder, backend=backend, optimize=False)
+    try:
+        feeds = model_inputs(folder, model)
+        wanted: list[tuple[str, str, str]] = []
+        for node in model.graph.nodes.values():
+            if node.op in ("Const", "Placeholder", "NoOp") or node.name not in model.executor.plans:
+                continue
+            declared = declared_dtypes(node) or []
+            for k, dtype in enumerate(declared):
+                if dtype in CHECKED:
+                    wanted.append((node.name if k == 0 else f"{node.name}:{k}", node.op, dtype))
+        checked, bad = 0, []
+        for start in range(0, len(wanted), 64):
+            part = wanted[start:start + 64]
+            try:
+                got = model.execute(feeds, [w[0] for w in part])
+            except Exception:
+                got = {}
+                for name, _, _ in part:
+                    try:
+                        got.update(model.execute(feeds, [name]))
+                    except Exception:
+                        pass            # not fetchable on its own (inside a loop body, a dead branch)
+            for name, op, dtype in part:
+                if name in got:
+                    checked += 1
+                    have = str(np.asarray(got[name]).dtype)
+                    if have != dtype:
+                        bad.append(f"{name} ({op}): got {have}, declared {dtype}")
+        return checked, bad
+    finally:
+        model.dispose()
+
+
+def graph_model_dirs(*roots: Path) -> list[Path]:
+    out = []
+    for root in roots:
+        for mj in sorted(root.rglob("model.json")):
+            try:
+                fmt = json.loads(mj.read_text()).get("format")
+            except Exception:
+                continue
+            if fmt == "graph-model":
+                out.append(mj.parent)
+    return out
+
+
+if __name__ == "__main__":
+    for d in graph_model_dirs(*[Path(a) for a in sys.argv[1:]]):
+        try:
+            n, bad = audit(d)
+        except Exception as exc:
+            print(f"{d}: ERROR {type(exc).__name__}: {exc}"[:200])
+            continue
+        print(f"{d}: {n} checked, {len(bad)} mismatches")
+        for b in bad[:5]:
+            print("   ", b)

@@ -1,0 +1,77 @@
+"""Every tensor our backends return has the dtype the graph declares (TF's OpDef rules, recorded in
+loader/data/op_defs.json), over every graph model we have; and the converter's op list is covered
+except for the ops listed here as not yet mapped."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dtype_audit import audit, graph_model_dirs
+from loader.declared_types import converter_ops, declared_dtypes
+from loader.graph import Graph
+
+ROOT = Path(__file__).resolve().parent
+OWN = graph_model_dirs(ROOT / "fixtures")
+SHARED = graph_model_dirs(ROOT.parent.parent / "shared" / "models", ROOT.parent.parent / "shared" / "models-dynamic")
+
+
+def _id(p: Path) -> str:
+    return f"{p.parent.name}/{p.name}"
+
+
+@pytest.mark.parametrize("folder", OWN + SHARED, ids=_id)
+def test_numpy_backend_returns_the_declared_dtypes(folder):
+    checked, bad = audit(folder, "numpy")
+    assert checked > 0 and not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("folder", [d for d in OWN + SHARED if "dynamic" not in str(d)], ids=_id)
+def test_gl_backend_returns_the_declared_dtypes(folder, gl):
+    checked, bad = audit(folder, gl)
+    assert checked > 0 and not bad, "\n".join(bad)
+
+
+def test_declared_dtypes_follow_the_op_def():
+    g = Graph.from_topology({"node": [
+        {"name": "c", "op": "Cast", "attr": {"SrcT": {"type": "DT_FLOAT"}, "DstT": {"type": "DT_INT32"}}},
+        {"name": "s", "op": "Shape", "attr": {"T": {"type": "DT_FLOAT"}}},
+        {"name": "u", "op": "Unique", "attr": {"T": {"type": "DT_FLOAT"}, "out_idx": {"type": "DT_INT32"}}},
+        {"name": "p", "op": "Split", "attr": {"T": {"type": "DT_BOOL"}, "num_split": {"i": "3"}}},
+        {"name": "n", "op": "IsNan", "attr": {"T": {"type": "DT_FLOAT"}}},
+    ]})
+    want = {"c": ["int32"], "s": ["int32"], "u": ["float32", "int32"], "p": ["bool"] * 3, "n": ["bool"]}
+    for name, dtypes in want.items():
+        assert declared_dtypes(g.nodes[name]) == dtypes, name
+
+
+# Converter ops with no mapping yet (issue 11 lists them); the test fails when one is added without
+# being removed here, or when a mapped op goes missing.
+NOT_MAPPED = {
+    "Bincount", "BroadcastArgs", "Complex", "ComplexAbs", "Conv1D", "DenseBincount", "DepthwiseConv2d", "FFT",
+    "FakeQuantWithMinMaxVars", "HashTable", "HashTableV2", "IFFT", "IRFFT", "Imag", "ImageProjectiveTransformV3",
+    "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
+    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "MaxPoolWithArgmax", "Multinomial", "Ones", "RFFT",
+    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "RandomStandardNormal", "RandomUniform",
+    "RandomUniformInt", "Real", "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle",
+    "SimpleMLLoadModelFromPathWithHandle", "SparseFillEmptyRows", "SparseReshape", "SparseSegmentMean",
+    "SparseSegmentSum", "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast",
+    "TruncatedNormal", "Zeros"}
+
+
+def test_converter_op_coverage():
+    from loader.dynamic import DYNAMIC_GRAPH_OPS
+    from loader.executor import GRAPH_OPS
+    from loader.op_mapping import OPS
+    ops = set(converter_ops())
+    try:                                     # the live list, when the converter is installed
+        import tensorflowjs  # type: ignore[import-not-found]
+        live = {e["tfOpName"] for f in (Path(tensorflowjs.__file__).parent / "op_list").glob("*.json")
+                for e in json.loads(f.read_text())}
+        assert live == ops
+    except ImportError:
+        pass
+    missing = ops - set(OPS) - GRAPH_OPS - DYNAMIC_GRAPH_OPS
+    assert len(ops) == 248
+    assert missing == NOT_MAPPED, f"newly mapped: {sorted(NOT_MAPPED - missing)}; lost: {sorted(missing - NOT_MAPPED)}"
