@@ -27,6 +27,7 @@ from gpu_backend.numpy_backend import run_reference
 from gpu_backend.profiling import Profiler
 from gpu_backend.registry import NUMPY_KERNELS
 
+from .declared_types import declared_dtypes
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
 from .graph import Graph, Node, TensorRef
 from .op_mapping import OPS, KernelCall, MappingError, Params
@@ -115,6 +116,7 @@ class Executor:
         self._tape: Any = None
         self.fallback_types: Counter[str] = Counter()
         self.profiler: Profiler | None = None     # set by GraphModel.profile()
+        self._declared: dict[str, Any] = {}        # node -> declared output dtypes (None: not declared)
 
     # -- planning --------------------------------------------------------------------------
     def plan(self, targets: list[str]) -> None:
@@ -439,8 +441,25 @@ class Executor:
                 raise NodeError(f"node {node.name!r} ({node.op}): input {ref[0]}:{ref[1]} has no value "
                                 "(it was not computed or was released too early)")
         results = self.compute(plan, inputs, stats)  # type: ignore[arg-type]
+        self._check_dtypes(node, results)
         for k, v in enumerate(results):
             self._store(values, uses, node, k, v)
+
+    def _check_dtypes(self, node: Node, results: list[Value]) -> None:
+        """Each output's dtype against the graph's declaration (TF's OpDef rule): a kernel returning
+        another dtype is a bug of ours, reported at the node that made it rather than where it clashes."""
+        declared = self._declared.get(node.name, False)
+        if declared is False:
+            declared = self._declared[node.name] = declared_dtypes(node)
+        if not declared:
+            return
+        for k, (v, want) in enumerate(zip(results, declared)):
+            if want in ("float32", "int32", "bool") and v.obj is None and v.dtype != want:
+                msg = (f"node {node.name!r} ({node.op}) output {k} is {v.dtype} but the graph declares {want}; "
+                       "either the model file contradicts itself or this runtime has a bug (please report it)")
+                if self.strict:
+                    raise NodeError(msg)
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
 
     def compute(self, plan: NodePlan, inputs: list[Value], stats: RunStats, small_host: bool = False) -> list[Value]:
         """Run one kernel node on its input values; returns its output values.

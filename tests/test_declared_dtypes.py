@@ -75,3 +75,28 @@ def test_converter_op_coverage():
     missing = ops - set(OPS) - GRAPH_OPS - DYNAMIC_GRAPH_OPS
     assert len(ops) == 248
     assert missing == NOT_MAPPED, f"newly mapped: {sorted(NOT_MAPPED - missing)}; lost: {sorted(missing - NOT_MAPPED)}"
+
+
+def _int_graph(tmp_path, first_op: dict) -> Path:
+    import numpy as np
+    from model_builder import const, model_json, placeholder, signature, write
+    nodes = [const("w", "int32"), placeholder("x", [2, 3], "int32"), first_op,
+             {"name": "add", "op": "AddV2", "input": ["mm", "mm"], "attr": {"T": {"type": "DT_INT32"}}},
+             {"name": "Identity", "op": "Identity", "input": ["add"], "attr": {"T": {"type": "DT_INT32"}}}]
+    w = (np.arange(12, dtype=np.int32).reshape(3, 4) * 7919 + (1 << 25)).astype(np.int32)
+    doc, files = model_json(nodes, {"w": w}, signature({"x": ("x:0", [2, 3], "int32")}, {"y": ("Identity:0", [2, 4], "int32")}))
+    write(tmp_path, doc, files)
+    return tmp_path
+
+
+def test_a_dtype_the_graph_does_not_declare_is_reported_at_its_node(tmp_path):
+    import numpy as np
+    from loader import load_graph_model
+    from loader.executor import NodeError
+    # 'mm' is a Cast to float32 (as declared); 'add' declares T=int32 but adds two float32s
+    folder = _int_graph(tmp_path, {"name": "mm", "op": "Cast", "input": ["w"],
+                                   "attr": {"SrcT": {"type": "DT_INT32"}, "DstT": {"type": "DT_FLOAT"}}})
+    model = load_graph_model(folder, backend="numpy", strict=True)
+    with pytest.raises(NodeError, match="'add' \\(AddV2\\) output 0 is float32 but the graph declares int32"):
+        model.predict(np.ones((2, 3), np.int32))
+    model.dispose()
