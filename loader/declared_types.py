@@ -60,3 +60,30 @@ def declared_dtypes(node: Node) -> list[str | None] | None:
             count = int(n) if isinstance(n, int) else 1
         out += [dtype] * count
     return out
+
+
+def declared_arity(node: Node) -> int | None:
+    """How many data inputs TF's OpDef gives this node (None: unknown op, or a count attribute missing;
+    -n: at least n)."""
+    spec = _op_defs()["op_defs"].get(node.op)
+    if spec is None or "inputs" not in spec:
+        return None
+    total = 0
+    if node.op.startswith(("_", "Fused")):
+        # fused ops: the converter rewrites their variadic arguments (a PReLU alpha, a BN's four inputs)
+        # without keeping num_args consistent, so only the fixed leading inputs are required
+        return -sum(1 for a in spec["inputs"] if not a["number_attr"] and not a["type_list_attr"])
+    for arg in spec["inputs"]:
+        if arg["number_attr"]:
+            n = node.attr(arg["number_attr"])
+            if not isinstance(n, int):
+                return None
+            total += n
+        elif arg["type_list_attr"]:
+            types = node.attr(arg["type_list_attr"])
+            if not isinstance(types, list):
+                return None
+            total += len(types)
+        else:
+            total += 1
+    return total

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, UnsupportedOpError
-from .executor import GRAPH_OPS, Executor, NodeError, NodePlan, NotStatic, RunStats, Value
+from .executor import GRAPH_OPS, Executor, arity_problem, NodeError, NodePlan, NotStatic, RunStats, Value
 from .graph import Graph, Node, TensorRef, function_graph
 
 Ctx = tuple[tuple[str, int], ...]
@@ -118,6 +118,10 @@ class DynamicExecutor(Executor):
         bad: list[str] = []
         for node in order:
             if node.name in self.plans:
+                continue
+            problem = arity_problem(node)
+            if problem:
+                bad.append(problem)
                 continue
             if node.op in GRAPH_OPS or node.op in DYNAMIC_GRAPH_OPS:
                 self.plans[node.name] = NodePlan(node, "graph", num_outputs=self._num_outputs(node))

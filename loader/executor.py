@@ -27,7 +27,7 @@ from gpu_backend.numpy_backend import run_reference
 from gpu_backend.profiling import Profiler
 from gpu_backend.registry import NUMPY_KERNELS
 
-from .declared_types import declared_dtypes
+from .declared_types import declared_arity, declared_dtypes
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
 from .graph import Graph, Node, TensorRef
 from .op_mapping import OPS, KernelCall, MappingError, Params
@@ -37,6 +37,15 @@ GRAPH_OPS = {"Const", "Placeholder", "PlaceholderWithDefault", "Identity", "Iden
              "NoOp", "Shape", "ShapeN", "Size", "Rank", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
 PASS_THROUGH = {"Identity", "Snapshot", "StopGradient", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
 HOST_SIZE_LIMIT = 4096   # host constants up to this many values keep downstream arithmetic on the host
+
+
+def arity_problem(node: Node) -> str | None:
+    """The node's data-input count against TF's definition of its op (a line for the load-time report)."""
+    arity = declared_arity(node)
+    if arity is None or (len(node.inputs) == arity if arity >= 0 else len(node.inputs) >= -arity):
+        return None
+    return (f"  {node.name} ({node.op}): has {len(node.inputs)} data input(s); TensorFlow's {node.op} takes "
+            f"{arity if arity >= 0 else f'at least {-arity}'}")
 
 
 class NodeError(ModelLoadError):
@@ -138,6 +147,10 @@ class Executor:
                 if self.plans[node.name].kind in ("graph", "host") and self._is_host_static(node, host_static):
                     host_static.add(node.name)
                 continue
+            problem = arity_problem(node)
+            if problem:
+                bad_attrs.append(problem)
+                continue
             if node.op in GRAPH_OPS:
                 self.plans[node.name] = NodePlan(node, "graph", num_outputs=max(1, len(node.inputs))
                                                  if node.op == "IdentityN" else (len(node.inputs) if node.op == "ShapeN" else 1))
@@ -212,6 +225,13 @@ class Executor:
             pass
         except MappingError as exc:
             bad_attrs.append(f"  {node.name} ({node.op}): {exc}")
+            return None
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            # an attribute of the wrong kind or a missing input: the file is malformed at this node
+            bad_attrs.append(f"  {node.name} ({node.op}): malformed node ({type(exc).__name__}: {exc})")
+            return None
+        if call is not None and any(not 0 <= i < len(node.inputs) for i in call.inputs):
+            bad_attrs.append(f"  {node.name} ({node.op}): has {len(node.inputs)} data input(s), fewer than the op needs")
             return None
         kernel = call.kernel if call is not None else self._kernel_name(node, spec)
         if kernel not in self.backend_kernels and kernel not in NUMPY_KERNELS:

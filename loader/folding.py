@@ -13,6 +13,8 @@ from .graph import Graph, Node
 
 
 def _const(graph: Graph, consts: dict[str, np.ndarray], node: Node, i: int) -> np.ndarray | None:
+    if i >= len(node.inputs):
+        return None             # a malformed node; the executor's arity check reports it
     src, k = node.inputs[i]
     src_node = graph.nodes[src]
     while src_node.op in ("Identity", "StopGradient", "Snapshot") and src_node.inputs:

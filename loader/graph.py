@@ -6,6 +6,7 @@ shapes, lists, function references), so op mappings work with plain Python value
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,21 @@ def _dtype(v: str) -> str:
 
 
 def decode_attr(value: Any, where: str) -> Any:
-    """One AttrValue JSON object -> a Python value."""
+    """One AttrValue JSON object -> a Python value; a value of the wrong kind is a ModelFormatError."""
+    try:
+        return _decode_attr(value, where)
+    except ModelFormatError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, binascii.Error) as exc:
+        raise ModelFormatError(f"model.json: attribute {where} has a value of the wrong kind "
+                               f"({_clip(repr(value))}: {exc})") from None
+
+
+def _clip(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def _decode_attr(value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise ModelFormatError(f"model.json: attribute {where} must be an object, got {value!r}")
     if "list" in value:
@@ -86,7 +101,7 @@ def decode_attr(value: Any, where: str) -> Any:
         return parse_shape_proto(value["shape"], where)
     if "func" in value:
         f = value["func"]
-        return FuncRef(f.get("name", ""), {k: decode_attr(v, f"{where}.{k}") for k, v in (f.get("attr") or {}).items()})
+        return FuncRef(f.get("name", ""), {k: _decode_attr(v, f"{where}.{k}") for k, v in (f.get("attr") or {}).items()})
     if "tensor" in value:
         return value["tensor"]          # Const values live in the weights; kept raw for inline constants
     if "placeholder" in value:

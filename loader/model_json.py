@@ -113,6 +113,8 @@ def parse_shape_proto(proto: Any, path: str) -> tuple[int, ...] | None:
             size = int(d.get("size", -1)) if isinstance(d, dict) else int(d)
         except (TypeError, ValueError):
             raise ModelFormatError(f"model.json: '{path}.dim[{i}].size' is not an integer: {d!r}") from None
+        if size < -1:
+            raise ModelFormatError(f"model.json: '{path}.dim[{i}].size' is {size}; a dimension is -1 (unknown) or >= 0")
         out.append(size)
     return tuple(out)
 
@@ -161,6 +163,8 @@ def _parse_signature(sig: Any, which: str) -> list[TensorInfo]:
         path = f"signature.{which}.{key}"
         name = _need(info, "name", str, path)
         dtype_raw = info.get("dtype", "DT_FLOAT")
+        if not isinstance(dtype_raw, str):
+            raise ModelFormatError(f"model.json: {path}.dtype must be a string such as 'DT_FLOAT', got {dtype_raw!r}")
         dtype = TF_DTYPES.get(dtype_raw, dtype_raw)
         out.append(TensorInfo(key, name, dtype, parse_shape_proto(info.get("tensorShape"), path + ".tensorShape")))
     return out

@@ -28,6 +28,9 @@ def _decode(spec: WeightSpec, raw: memoryview) -> np.ndarray:
         elif spec.dtype == "bool":
             values = values != 0
         return values.reshape(spec.shape)
+    if spec.dtype not in _PLAIN:
+        raise WeightsError(f"weight {spec.name!r} has dtype {spec.dtype}, which this runtime cannot load yet "
+                           f"(it loads {', '.join(sorted(_PLAIN))})")
     arr = np.frombuffer(raw, dtype=_PLAIN[spec.dtype])
     if spec.dtype == "bool":
         arr = arr != 0

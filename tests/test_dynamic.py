@@ -77,10 +77,11 @@ def test_summary_and_inspect_mark_dynamic_graphs(gl):
 def test_profile_shows_each_crossing_to_the_host(gl, tmp_path):
     """Scores computed on GL feed a non-max suppression that runs on the numpy side: exactly that
     small tensor crosses to the host, and the profile shows the crossing under the NMS node."""
-    weights = {"max_out": np.array(4, np.int32), "iou": np.array(0.5, np.float32)}
-    nodes = [mb.const("max_out", "int32"), mb.const("iou"), mb.placeholder("boxes", [16, 4]),
+    weights = {"max_out": np.array(4, np.int32), "iou": np.array(0.5, np.float32),
+               "floor": np.array(-np.inf, np.float32)}
+    nodes = [mb.const("max_out", "int32"), mb.const("iou"), mb.const("floor"), mb.placeholder("boxes", [16, 4]),
              mb.placeholder("logits", [16]), mb.op("scores", "Sigmoid", ["logits"]),
-             mb.op("nms", "NonMaxSuppressionV3", ["boxes", "scores", "max_out", "iou"]),
+             mb.op("nms", "NonMaxSuppressionV3", ["boxes", "scores", "max_out", "iou", "floor"]),
              mb.op("Identity", "Identity", ["nms"])]
     doc, files = mb.model_json(nodes, weights, mb.signature(
         {"boxes": ("boxes:0", [16, 4], "float32"), "logits": ("logits:0", [16], "float32")},
