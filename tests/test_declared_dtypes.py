@@ -100,3 +100,23 @@ def test_a_dtype_the_graph_does_not_declare_is_reported_at_its_node(tmp_path):
     with pytest.raises(NodeError, match="'add' \\(AddV2\\) output 0 is float32 but the graph declares int32"):
         model.predict(np.ones((2, 3), np.int32))
     model.dispose()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "gl"])
+def test_int32_matmul_is_exact_and_int32(tmp_path, backend, gl):
+    """Issue 11's spatial-transformer failure: an int32 MatMul (index arithmetic) feeding an int32 AddV2."""
+    import numpy as np
+    from loader import load_graph_model
+    folder = _int_graph(tmp_path, {"name": "mm", "op": "MatMul", "input": ["x", "w"], "attr": {"T": {"type": "DT_INT32"}}})
+    rng = np.random.default_rng(5)
+    x = rng.integers(-(1 << 20), 1 << 20, (2, 3)).astype(np.int32)
+    w = (np.arange(12, dtype=np.int64).reshape(3, 4) * 7919 + (1 << 25))
+    want = (2 * (x.astype(np.int64) @ w)).astype(np.int32)          # wraps mod 2^32, as TF's int32 does
+    assert np.any(np.abs(x.astype(np.int64) @ w) > 2**31)             # the products do overflow
+    model = load_graph_model(folder, backend=gl if backend == "gl" else "numpy", strict=True)
+    try:
+        got = model.predict({"x": x})["Identity:0"]
+    finally:
+        model.dispose()
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..layout import batch_view
-from ..registry import gl_kernel
+from ..registry import GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
 from .elementwise import MATH
@@ -60,6 +60,9 @@ def parse_fused(op: str, n_inputs: int, attrs: dict) -> tuple[str, bool, bool]:
 @gl_kernel("BatchMatMul", "MatMul", "_FusedMatMul")
 def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
     a, b = inputs[0], inputs[1]
+    if op != "_FusedMatMul" and a.dtype == b.dtype == "int32":
+        # exact int32 products need integer accumulation, which these float programs do not have yet
+        raise GLFallback(f"{op} on int32 runs on the numpy reference (exact, wrapping like TF)")
     if a.dtype != "float32" or b.dtype != "float32":
         raise UnsupportedDTypeError(f"{op} takes float32 inputs, got {a.dtype} and {b.dtype}")
     ta, tb = bool(attrs.get("transpose_a", False)), bool(attrs.get("transpose_b", False))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AttributeValueError, ShapeError
+from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import numpy_kernel
 
 
@@ -47,7 +47,13 @@ def split_fused_inputs(op: str, inputs: list[np.ndarray], attrs: dict) -> tuple[
 
 @numpy_kernel("BatchMatMul", "MatMul", "_FusedMatMul")
 def batch_matmul(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
-    a, b = inputs[0].astype(np.float64), inputs[1].astype(np.float64)
+    if inputs[0].dtype != inputs[1].dtype or inputs[0].dtype not in (np.float32, np.int32):
+        raise UnsupportedDTypeError(f"{op} takes two float32 or two int32 inputs, got {inputs[0].dtype} and "
+                                    f"{inputs[1].dtype}")
+    integer = inputs[0].dtype == np.int32
+    # int32: exact, wrapping mod 2^32 as TF's int32 matmul does (int64 products and sums keep the low 32 bits)
+    work = np.int64 if integer else np.float64
+    a, b = inputs[0].astype(work), inputs[1].astype(work)
     if a.ndim < 2 or b.ndim < 2:
         raise ShapeError(f"BatchMatMul needs inputs of rank >= 2, got {a.shape} and {b.shape}")
     if attrs.get("transpose_a", False):
@@ -56,7 +62,12 @@ def batch_matmul(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndar
         b = np.swapaxes(b, -1, -2)
     if a.shape[-1] != b.shape[-2]:
         raise ShapeError(f"BatchMatMul: inner dimensions differ ({a.shape[-1]} != {b.shape[-2]})")
-    out = np.matmul(a, b)
+    with np.errstate(over="ignore"):
+        out = np.matmul(a, b)
+    if integer:
+        if op == "_FusedMatMul":
+            raise UnsupportedDTypeError("_FusedMatMul takes float32 inputs (TF defines it for floats only)")
+        return [out.astype(np.int32)]
     if op == "_FusedMatMul":
         act, bias, prelu = split_fused_inputs(op, inputs, attrs)
         if bias is not None:
