@@ -41,3 +41,7 @@ def same_as_input(i: int = 0, n: int = 1) -> DtypeRule:
 def fixed(*dtypes: str) -> DtypeRule:
     """Outputs of fixed dtypes, whatever the inputs."""
     return lambda node, ins: list(dtypes)
+
+
+# -- matmul family
+out_dtypes("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "_FusedMatMul")(same_as_input(0))
