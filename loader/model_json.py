@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from gpu_backend.dtypes import TF_DTYPES
 
 from .errors import ModelFormatError, UnsupportedModelError, WeightsError
+from .sources import check_weight_path
 
 # dtypes a weight may have in the manifest, and their byte size (None: variable, strings)
 WEIGHT_DTYPES: dict[str, int | None] = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "string": None,
@@ -20,6 +24,9 @@ WEIGHT_DTYPES: dict[str, int | None] = {"float32": 4, "int32": 4, "bool": 1, "ui
 QUANT_DTYPES = {"uint8": 1, "uint16": 2, "float16": 2}
 MAX_DIM = 2**31 - 1
 MAX_WEIGHT_ELEMENTS = 2**31
+# model.json limits: real ones are a few MB (inline constants aside) and nest about 12 levels deep
+MAX_MODEL_JSON_BYTES = 512 << 20
+MAX_JSON_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -96,27 +103,55 @@ def _need(obj: Any, key: str, kind: type | tuple[type, ...], path: str) -> Any:
     return value
 
 
+def json_int(v: Any) -> int | None:
+    """An integer as protobuf JSON writes it (a number or a decimal string), or None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and len(v) <= 24:
+        try:
+            return int(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
 def parse_shape_proto(proto: Any, path: str) -> tuple[int, ...] | None:
     """TensorShapeProto JSON -> tuple (-1 for unknown dims) or None for unknown rank."""
     if proto is None:
         return None
     if not isinstance(proto, dict):
-        raise ModelFormatError(f"model.json: '{path}' must be a shape object")
+        raise ModelFormatError(f"model.json: '{path}' must be a shape object, got {_kind(proto)}")
     if proto.get("unknownRank"):
         return None
     dims = proto.get("dim", [])
+    if dims is None:
+        dims = []
     if not isinstance(dims, list):
-        raise ModelFormatError(f"model.json: '{path}.dim' must be a list")
+        raise ModelFormatError(f"model.json: '{path}.dim' must be a list, got {_kind(dims)}")
+    if len(dims) > 64:
+        raise ModelFormatError(f"model.json: '{path}' has {len(dims)} dimensions (at most 64 are supported)")
     out = []
     for i, d in enumerate(dims):
-        try:
-            size = int(d.get("size", -1)) if isinstance(d, dict) else int(d)
-        except (TypeError, ValueError):
-            raise ModelFormatError(f"model.json: '{path}.dim[{i}].size' is not an integer: {d!r}") from None
-        if size < -1:
-            raise ModelFormatError(f"model.json: '{path}.dim[{i}].size' is {size}; a dimension is -1 (unknown) or >= 0")
+        size = json_int(d.get("size", -1)) if isinstance(d, dict) else json_int(d)
+        if size is None or not -1 <= size <= MAX_DIM:
+            raise ModelFormatError(f"model.json: '{path}.dim[{i}].size' must be an integer in [-1, {MAX_DIM}], "
+                                   f"got {_short(d)}")
         out.append(size)
     return tuple(out)
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
+
+
+def _short(v: Any, n: int = 60) -> str:
+    text = repr(v) if not isinstance(v, (dict, list)) else json.dumps(v)[:n + 1] if _depth(v) < 20 else f"<{_kind(v)}>"
+    return text if len(text) <= n else text[:n] + "..."
 
 
 def _parse_weight(w: Any, path: str) -> WeightSpec:
@@ -144,11 +179,17 @@ def _parse_weight(w: Any, path: str) -> WeightSpec:
             raise WeightsError(f"weight {name!r} uses quantization dtype {qd!r}; known: {', '.join(QUANT_DTYPES)}")
         scale = q.get("scale")
         qmin = q.get("min")
-        if qd in ("uint8", "uint16"):
-            if not isinstance(scale, (int, float)) or not isinstance(qmin, (int, float)):
-                raise WeightsError(f"weight {name!r}: '{qpath}' needs numeric 'scale' and 'min' for {qd}")
+        for key, v in (("scale", scale), ("min", qmin)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  or abs(v) > 3.4e38):
+                raise WeightsError(f"weight {name!r}: '{qpath}.{key}' must be a finite number, got {_short(v)}")
+        if qd in ("uint8", "uint16") and (scale is None or qmin is None):
+            raise WeightsError(f"weight {name!r}: '{qpath}' needs numeric 'scale' and 'min' for {qd}")
+        original = q.get("original_dtype", dtype)
+        if original is not None and not isinstance(original, str):
+            raise WeightsError(f"weight {name!r}: '{qpath}.original_dtype' must be a string, got {_short(original)}")
         quant = Quantization(qd, None if scale is None else float(scale), None if qmin is None else float(qmin),
-                             str(q.get("original_dtype", dtype)))
+                             str(original or dtype))
     return WeightSpec(name, tuple(shape), dtype, quant)
 
 
@@ -164,7 +205,8 @@ def _parse_signature(sig: Any, which: str) -> list[TensorInfo]:
         name = _need(info, "name", str, path)
         dtype_raw = info.get("dtype", "DT_FLOAT")
         if not isinstance(dtype_raw, str):
-            raise ModelFormatError(f"model.json: {path}.dtype must be a string such as 'DT_FLOAT', got {dtype_raw!r}")
+            raise ModelFormatError(f"model.json: '{path}.dtype' must be a string such as 'DT_FLOAT', "
+                                   f"got {_short(dtype_raw)}")
         dtype = TF_DTYPES.get(dtype_raw, dtype_raw)
         out.append(TensorInfo(key, name, dtype, parse_shape_proto(info.get("tensorShape"), path + ".tensorShape")))
     return out
@@ -181,13 +223,55 @@ def parse_model_json(data: bytes | str, where: str = "model.json") -> ModelArtif
     return artifacts
 
 
+def _depth(obj: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of decoded JSON (iterative; stops counting past `limit`)."""
+    deepest = 0
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, (dict, list)):
+            deepest = max(deepest, d)
+            if d > limit:
+                return d
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _scan_depth(data: bytes | str) -> int:
+    """Bracket nesting of JSON text, ignoring brackets inside strings, before decoding it (the
+    decoder itself would recurse): strings removed and the brackets counted in C / numpy."""
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    arr = np.frombuffer(brackets, np.uint8)
+    steps = np.where((arr == 0x5B) | (arr == 0x7B), 1, -1).astype(np.int64)
+    return int(np.cumsum(steps).max())
+
+
 def _load_json(data: bytes | str, where: str) -> Any:
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        raise ModelFormatError(f"{where}: the source returned {type(data).__name__}, not the bytes of model.json")
+    if len(data) > MAX_MODEL_JSON_BYTES:
+        raise ModelFormatError(f"{where} is {len(data)} bytes, over the {MAX_MODEL_JSON_BYTES}-byte limit for "
+                               "model.json (weights belong in the shards)")
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if _scan_depth(data) > MAX_JSON_DEPTH:
+        raise ModelFormatError(f"{where} nests JSON more than {MAX_JSON_DEPTH} levels deep; refused "
+                               "(a graph model needs about 12)")
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
         raise ModelFormatError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except UnicodeDecodeError as exc:
         raise ModelFormatError(f"{where} is not UTF-8 text ({exc.reason})") from None
+    except RecursionError:
+        raise ModelFormatError(f"{where} nests JSON too deeply to decode; refused") from None
 
 
 def _parse_manifest(obj: dict[str, Any]) -> list[WeightGroup]:
@@ -200,10 +284,59 @@ def _parse_manifest(obj: dict[str, Any]) -> list[WeightGroup]:
         paths = _need(g, "paths", list, path)
         if not all(isinstance(p, str) for p in paths):
             raise ModelFormatError(f"model.json: '{path}.paths' must be a list of strings")
+        for pi, p in enumerate(paths):
+            check_weight_path(p, f"model.json '{path}.paths[{pi}]'")
         weights = _need(g, "weights", list, path)
         groups.append(WeightGroup(tuple(paths), tuple(_parse_weight(w, f"{path}.weights[{wi}]")
                                                       for wi, w in enumerate(weights))))
     return groups
+
+
+def _check_nodes(nodes: list[Any], path: str) -> None:
+    for i, n in enumerate(nodes):
+        _need(n, "name", str, f"{path}[{i}]")
+        _need(n, "op", str, f"{path}[{i}]")
+        if "input" in n and n["input"] is not None and not (
+                isinstance(n["input"], list) and all(isinstance(s, str) for s in n["input"])):
+            raise ModelFormatError(f"model.json: '{path}[{i}].input' ({n['name']}) must be a list of strings")
+        if "attr" in n and n["attr"] is not None and not isinstance(n["attr"], dict):
+            raise ModelFormatError(f"model.json: '{path}[{i}].attr' ({n['name']}) must be an object")
+        if "device" in n and not isinstance(n["device"], str):
+            raise ModelFormatError(f"model.json: '{path}[{i}].device' ({n['name']}) must be a string")
+
+
+def _check_library(library: Any) -> None:
+    """modelTopology.library: the FunctionDefs that If / While nodes call."""
+    if library is None:
+        return
+    if not isinstance(library, dict):
+        raise ModelFormatError(f"model.json: 'modelTopology.library' must be an object, got {_kind(library)}")
+    functions = library.get("function") or []
+    if not isinstance(functions, list):
+        raise ModelFormatError("model.json: 'modelTopology.library.function' must be a list")
+    for fi, f in enumerate(functions):
+        path = f"modelTopology.library.function[{fi}]"
+        sig = _need(f, "signature", dict, path)
+        _need(sig, "name", str, path + ".signature")
+        for key in ("inputArg", "outputArg"):
+            args = sig.get(key) or []
+            if not isinstance(args, list):
+                raise ModelFormatError(f"model.json: '{path}.signature.{key}' must be a list")
+            for ai, a in enumerate(args):
+                _need(a, "name", str, f"{path}.signature.{key}[{ai}]")
+                if "type" in a and not isinstance(a["type"], str):
+                    raise ModelFormatError(f"model.json: '{path}.signature.{key}[{ai}].type' must be a string")
+        body = f.get("nodeDef") or []
+        if not isinstance(body, list):
+            raise ModelFormatError(f"model.json: '{path}.nodeDef' must be a list")
+        _check_nodes(body, path + ".nodeDef")
+        ret = f.get("ret") or {}
+        if not isinstance(ret, dict) or not all(isinstance(v, str) for v in ret.values()):
+            raise ModelFormatError(f"model.json: '{path}.ret' must be an object of strings")
+        for ai, a in enumerate(sig.get("outputArg") or []):
+            if a["name"] not in ret:
+                raise ModelFormatError(f"model.json: '{path}.ret' has no entry for output {a['name']!r} of function "
+                                       f"{sig['name']!r}")
 
 
 def parse_any_model_json(data: bytes | str, where: str = "model.json") -> ModelArtifacts:
@@ -230,13 +363,8 @@ def parse_any_model_json(data: bytes | str, where: str = "model.json") -> ModelA
         raise UnsupportedModelError(f"{where}: 'format' is {fmt!r}; only 'graph-model' and 'layers-model' are supported")
     topology = _need(obj, "modelTopology", dict, "")
     nodes = _need(topology, "node", list, "modelTopology")
-    for i, n in enumerate(nodes):
-        _need(n, "name", str, f"modelTopology.node[{i}]")
-        _need(n, "op", str, f"modelTopology.node[{i}]")
-        if "input" in n and not (isinstance(n["input"], list) and all(isinstance(s, str) for s in n["input"])):
-            raise ModelFormatError(f"model.json: 'modelTopology.node[{i}].input' ({n['name']}) must be a list of strings")
-        if "attr" in n and not isinstance(n["attr"], dict):
-            raise ModelFormatError(f"model.json: 'modelTopology.node[{i}].attr' ({n['name']}) must be an object")
+    _check_nodes(nodes, "modelTopology.node")
+    _check_library(topology.get("library"))
     groups = _parse_manifest(obj)
     sig = obj.get("signature")
     return ModelArtifacts(

@@ -34,15 +34,29 @@ class ModelSource(Protocol):
         """The bytes of a weight file, `path` exactly as written in weightsManifest[*].paths."""
 
 
-def _check_relative(path: str, where: str) -> None:
+MAX_PATH_CHARS = 1024        # a weight path, as written in the manifest
+MAX_NAME_BYTES = 255         # one component (the usual filesystem limit)
+
+
+def check_weight_path(path: str, where: str) -> None:
+    """A weight path must be a plain relative file path inside the model's folder (or URL base)."""
     if not isinstance(path, str) or not path:
         raise UnsafePathError(f"{where}: weight path {path!r} is not a non-empty string")
-    if "\\" in path or "\x00" in path:
-        raise UnsafePathError(f"{where}: weight path {path!r} contains a backslash or NUL; refused")
+    shown = repr(path) if len(path) <= 80 else repr(path[:60]) + f"... ({len(path)} characters)"
+    if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise UnsafePathError(f"{where}: weight path {shown} contains a backslash or a control character; refused")
     parts = path.split("/")
-    if path.startswith("/") or ".." in parts or (parts and ":" in parts[0] and "://" in path):
-        raise UnsafePathError(f"{where}: weight path {path!r} leaves the model's folder; refused "
+    if path.startswith("/") or ".." in parts or (parts and ":" in parts[0]) or path.startswith("~"):
+        raise UnsafePathError(f"{where}: weight path {shown} leaves the model's folder; refused "
                               "(weight paths must be relative and stay inside the model's directory)")
+    if len(path) > MAX_PATH_CHARS or any(len(p.encode("utf-8", "replace")) > MAX_NAME_BYTES for p in parts):
+        raise UnsafePathError(f"{where}: weight path {shown} is too long (at most {MAX_PATH_CHARS} characters, "
+                              f"{MAX_NAME_BYTES} bytes per name); refused")
+    if parts[-1] in ("", ".") or any(p == "" for p in parts[:-1]):
+        raise UnsafePathError(f"{where}: weight path {shown} names a folder, not a file; refused")
+
+
+_check_relative = check_weight_path
 
 
 class FileSource:
@@ -63,6 +77,8 @@ class FileSource:
             raise ModelLoadError(f"model.json not found: {self.model_json}") from None
         except IsADirectoryError:
             raise ModelLoadError(f"{self.model_json} is a directory, not a model.json file") from None
+        except OSError as exc:
+            raise ModelLoadError(f"{self.model_json} could not be read ({exc.strerror or exc})") from None
 
     def read_weight_file(self, path: str) -> bytes:
         _check_relative(path, self.description)
@@ -73,6 +89,11 @@ class FileSource:
             return full.read_bytes()
         except FileNotFoundError:
             raise WeightsError(f"weight shard {path!r} listed in {self.description} is missing (looked for {full})") from None
+        except IsADirectoryError:
+            raise WeightsError(f"weight shard {path!r} listed in {self.description} is a directory ({full})") from None
+        except OSError as exc:
+            raise WeightsError(f"weight shard {path!r} listed in {self.description} could not be read "
+                               f"({exc.strerror or exc})") from None
 
 
 class HttpSource:
