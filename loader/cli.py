@@ -32,14 +32,24 @@ def _load_inputs(specs: list[str]) -> dict[str, np.ndarray]:
         if not sep:
             raise SystemExit(f"--input expects NAME=FILE (.npy or .npz), got {spec!r}")
         p = Path(path)
-        if p.suffix == ".npz":
-            with np.load(p) as z:
-                if len(z.files) != 1:
-                    raise SystemExit(f"{path} holds {len(z.files)} arrays; use a .npy or a one-array .npz")
-                feeds[name] = z[z.files[0]]
-        else:
-            feeds[name] = np.load(p)
+        try:
+            if p.suffix == ".npz":
+                with np.load(p) as z:
+                    if len(z.files) != 1:
+                        raise SystemExit(f"{path} holds {len(z.files)} arrays; use a .npy or a one-array .npz")
+                    feeds[name] = z[z.files[0]]
+            else:
+                feeds[name] = np.load(p)
+        except (OSError, ValueError, EOFError) as exc:
+            raise SystemExit(f"error: --input {spec}: cannot read {path} "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
     return feeds
+
+
+def _check_out(path: str | None) -> None:
+    """Fail before the model runs, not after, when --out cannot be written."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise SystemExit(f"error: --out {path}: folder {Path(path).resolve().parent} does not exist")
 
 
 def _model_dir(model: str) -> Path:
@@ -61,6 +71,7 @@ def _describe(a: np.ndarray) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import load_model
+    _check_out(args.out)
     if args.quiet_fallback:
         warnings.simplefilter("ignore")
     t0 = time.perf_counter()
@@ -108,7 +119,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if fb:
         print(f"numpy fallback: {fb} node(s): " + ", ".join(sorted(model.executor.fallback_types)))
     if args.out:
-        np.savez(args.out, **outputs)
+        try:
+            np.savez(args.out, **outputs)
+        except OSError as exc:
+            raise SystemExit(f"error: --out {args.out}: {exc.strerror or exc}") from None
         print(f"wrote {args.out}")
     model.dispose()
     return 0

@@ -39,3 +39,7 @@ class ModelInputError(GPUBackendError, ValueError):
 class SaveError(GPUBackendError):
     """model.save() could not write the model: an unwritable folder, an HTTP error status, a bad option
     (the message names the target and the reason)."""
+
+
+class ModelDisposedError(GPUBackendError, RuntimeError):
+    """The model was disposed (its weights and, if it made one, its GL context released)."""

@@ -17,7 +17,7 @@ from gpu_backend.api import Backend
 from gpu_backend.dtypes import normalize_dtype, to_backend_array
 from gpu_backend.errors import UnsupportedDTypeError
 
-from .errors import GraphError, ModelFormatError, ModelInputError, ModelLoadError
+from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor
 from .folding import prepare_graph
@@ -229,6 +229,9 @@ class GraphModel:
         return dict(zip(names, arrays))
 
     def _feeds(self, inputs: Any) -> dict[str, np.ndarray]:
+        if getattr(self, "_disposed", False):
+            raise ModelDisposedError("this model was disposed (model.dispose() or the end of its `with` block); "
+                                     "load it again to run it")
         expected = "; ".join(f"{t.key} ({t.name}, {t.dtype}, shape {_fmt_shape(t.shape)})" for t in self.inputs)
         if not isinstance(inputs, dict):
             if len(self.inputs) != 1:
@@ -331,6 +334,7 @@ class GraphModel:
 
     def dispose(self) -> None:
         """Release the resident weights (and the backend, if the model created it)."""
+        self._disposed = True
         self.executor.close()
         if self._owns_backend:
             self.backend.close()

@@ -167,8 +167,15 @@ class MemorySource:
             raise WeightsError(f"weight shard {path!r} is missing from {self.description}") from None
 
 
+HTTP_OPTIONS = {"timeout_s", "max_bytes", "headers"}
+
+
 def resolve_source(spec: str | os.PathLike[str] | ModelSource, **http_options: object) -> ModelSource:
     """A path, file:// URL, http(s):// URL or a ModelSource instance."""
+    unknown = sorted(set(http_options) - HTTP_OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}; the loaders take "
+                        f"strict, optimize, max_iterations, backend and the http options {sorted(HTTP_OPTIONS)}")
     if isinstance(spec, ModelSource) and not isinstance(spec, (str, os.PathLike)):
         return spec
     text = os.fspath(spec)
