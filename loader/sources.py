@@ -7,8 +7,10 @@ user can serve models from a zip file, an object store or memory by implementing
 """
 from __future__ import annotations
 
+import http.client
 import os
 import posixpath
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -96,6 +98,20 @@ class FileSource:
                                f"({exc.strerror or exc})") from None
 
 
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to the same scheme and host: a model server must not send the loader to
+    another machine (or from https down to http)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
+            raise UnsafePathError(f"{req.full_url} redirects to {newurl}, another scheme or host; refused")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameOriginRedirects())
+
+
 class HttpSource:
     """model.json over http(s); weight paths resolved against the model URL, with timeouts and a size cap."""
 
@@ -111,25 +127,35 @@ class HttpSource:
 
     def _get(self, url: str, what: str) -> bytes:
         req = urllib.request.Request(url, headers=self.headers)
+        deadline = time.monotonic() + 4 * self.timeout_s      # a server dripping bytes cannot stall us forever
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            with _OPENER.open(req, timeout=self.timeout_s) as resp:
                 length = resp.headers.get("Content-Length")
                 if length is not None and int(length) > self.max_bytes:
                     raise ModelLoadError(f"{what} at {url} is {int(length)} bytes, over the {self.max_bytes}-byte cap "
                                          "(HttpSource(max_bytes=...) raises it)")
                 chunks, total = [], 0
                 while True:
-                    chunk = resp.read(1 << 20)
+                    chunk = resp.read1(1 << 20)          # what has arrived, so the deadline is seen
                     if not chunk:
                         break
                     total += len(chunk)
+                    if time.monotonic() > deadline:
+                        raise ModelLoadError(f"{what} at {url} took longer than {4 * self.timeout_s:g} s to arrive "
+                                             "(HttpSource(timeout_s=...) sets the per-read timeout; the whole "
+                                             "transfer may take 4x that)")
                     if total > self.max_bytes:
                         raise ModelLoadError(f"{what} at {url} exceeds the {self.max_bytes}-byte cap")
                     chunks.append(chunk)
+                if length is not None and total != int(length):
+                    raise ModelLoadError(f"{what} at {url}: broken HTTP response (the body has {total} bytes, "
+                                         f"its Content-Length says {int(length)})")
                 return b"".join(chunks)
         except urllib.error.HTTPError as exc:
             kind = WeightsError if what.startswith("weight") else ModelLoadError
             raise kind(f"{what} at {url}: HTTP {exc.code} {exc.reason}") from None
+        except http.client.HTTPException as exc:    # a body shorter than its Content-Length, a bad status line
+            raise ModelLoadError(f"{what} at {url}: broken HTTP response ({type(exc).__name__}: {exc})") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ModelLoadError(f"{what} at {url} could not be fetched ({reason}; timeout {self.timeout_s}s)") from None

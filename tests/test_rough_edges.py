@@ -45,3 +45,72 @@ def test_cli_reports_bad_files_in_one_line(tmp_path, capsys):
             main(argv)
         text = str(exc.value.code)
         assert text.startswith("error:") and "\n" not in text and "Traceback" not in text
+
+
+def _hostile_server():
+    """A model server on 127.0.0.1 that misbehaves in the ways a loader must survive."""
+    import http.server
+    import threading
+    import time as _time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/drip"):
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                try:
+                    for _ in range(400):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        _time.sleep(0.05)
+                except OSError:
+                    pass
+            elif self.path.startswith("/short"):
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b'{"format": ')
+                self.close_connection = True
+            elif self.path.startswith("/endless"):
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    while True:
+                        self.wfile.write(b" " * 65536)
+                except OSError:
+                    pass
+            elif self.path.startswith("/elsewhere"):
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/short/model.json")
+                self.end_headers()
+            elif self.path.startswith("/scheme"):
+                self.send_response(302)
+                self.send_header("Location", "file:///etc/passwd")
+                self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("path,match", [("drip", "took longer"), ("short", "broken HTTP response"),
+                                        ("endless", "cap"), ("elsewhere", "another scheme or host"),
+                                        ("scheme", "another scheme or host|Redirection")])
+def test_hostile_http_servers_give_project_errors_quickly(path, match):
+    import time as _time
+    from gpu_backend.errors import GPUBackendError
+    server = _hostile_server()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path}/model.json"
+        t0 = _time.monotonic()
+        with pytest.raises(GPUBackendError, match=match):
+            load_graph_model(url, backend="numpy", timeout_s=0.5, max_bytes=1 << 20)
+        assert _time.monotonic() - t0 < 10
+    finally:
+        server.shutdown()
+        server.server_close()
