@@ -297,7 +297,7 @@ def _fused_conv2d(node: Node, p: Params) -> KernelCall:
     return KernelCall("FusedConv2D", _fused_inputs(node, [0, 1], act, rest), attrs)
 
 
-@maps("DepthwiseConv2dNative", "DepthwiseConv2D")
+@maps("DepthwiseConv2dNative", "DepthwiseConv2D", "DepthwiseConv2d")
 def _depthwise(node: Node, p: Params) -> KernelCall:
     return KernelCall("DepthwiseConv2dNative", [0, 1], _conv_attrs(node))
 
@@ -606,6 +606,18 @@ def _linspace(node: Node, p: Params) -> KernelCall:
 @maps("Fill", params=(0, 1))
 def _fill(node: Node, p: Params) -> KernelCall:
     return KernelCall("Fill", [], {"shape": p.ints(0), "value": p.scalar(1), "dtype": p.dtype(1)})
+
+
+@maps("Ones", "Zeros", params=(0,))
+def _ones_zeros(node: Node, p: Params) -> KernelCall:
+    """TF.js's own creation ops (its converter accepts them): a shape input and a dtype attribute T."""
+    try:
+        dtype = normalize_dtype(node.attr("T", "float32"))
+    except Exception:
+        raise MappingError(f"{node.op} of dtype {node.attr('T')!r} is not supported (float32, int32 and bool are)") from None
+    value: Any = {"float32": 1.0, "int32": 1, "bool": True}[dtype] if node.op == "Ones" else (
+        {"float32": 0.0, "int32": 0, "bool": False}[dtype])
+    return KernelCall("Fill", [], {"shape": p.ints(0), "value": value, "dtype": dtype})
 
 
 @maps("Diag")
