@@ -608,6 +608,11 @@ def _fill(node: Node, p: Params) -> KernelCall:
     return KernelCall("Fill", [], {"shape": p.ints(0), "value": p.scalar(1), "dtype": p.dtype(1)})
 
 
+@maps("BroadcastArgs")
+def _broadcast_args(node: Node, p: Params) -> KernelCall:
+    return KernelCall("BroadcastArgs", [0, 1])
+
+
 @maps("Ones", "Zeros", params=(0,))
 def _ones_zeros(node: Node, p: Params) -> KernelCall:
     """TF.js's own creation ops (its converter accepts them): a shape input and a dtype attribute T."""

@@ -1,6 +1,8 @@
 """TF.js's own op names that its converter accepts: Ones, Zeros (creation) and DepthwiseConv2d."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,41 @@ def test_depthwise_conv2d_alias_matches_the_native_op(tmp_path, gl):
         model.dispose()
     assert outs[0].shape == (1, 4, 4, 8)
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+GOLDENS = Path(__file__).resolve().parent / "fixtures" / "extra_op_goldens.npz"
+
+
+def test_broadcast_args_matches_tensorflow():
+    from gpu_backend.errors import ShapeError
+    from gpu_backend.numpy_backend import run_reference
+    with np.load(GOLDENS) as z:
+        cases = sorted({k.split("/")[0] for k in z.files if k.startswith("bargs")})
+        assert len(cases) == 4
+        for case in cases:
+            ins = [z[f"{case}/in0"], z[f"{case}/in1"]]
+            if f"{case}/error" in z.files:
+                with pytest.raises(ShapeError, match="cannot be broadcast"):
+                    run_reference("BroadcastArgs", ins, {})
+                continue
+            (got,) = run_reference("BroadcastArgs", ins, {})
+            assert got.dtype == z[f"{case}/out"].dtype
+            np.testing.assert_array_equal(got, z[f"{case}/out"])
+
+
+def test_broadcast_args_in_a_graph_runs_on_the_host(tmp_path, gl):
+    """Shape(a), Shape(b) -> BroadcastArgs -> BroadcastTo: the shape arithmetic stays on the host."""
+    nodes = [mb.placeholder("a", [2, 1, 3]), mb.placeholder("b", [4, 1]),
+             {"name": "sa", "op": "Shape", "input": ["a"], "attr": {"T": {"type": "DT_FLOAT"}, "out_type": {"type": "DT_INT32"}}},
+             {"name": "sb", "op": "Shape", "input": ["b"], "attr": {"T": {"type": "DT_FLOAT"}, "out_type": {"type": "DT_INT32"}}},
+             {"name": "bs", "op": "BroadcastArgs", "input": ["sa", "sb"], "attr": {"T": {"type": "DT_INT32"}}},
+             {"name": "y", "op": "BroadcastTo", "input": ["b", "bs"], "attr": {"T": {"type": "DT_FLOAT"}, "Tidx": {"type": "DT_INT32"}}},
+             mb.op("Identity", "Identity", ["y"])]
+    doc, files = mb.model_json(nodes, {}, mb.signature({"a": ("a:0", [2, 1, 3], "float32"), "b": ("b:0", [4, 1], "float32")},
+                                                       {"y": ("Identity:0", [2, 4, 3], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "bargs", doc, files), backend=gl, strict=True)
+    b = np.arange(4, dtype=np.float32).reshape(4, 1)
+    got = model.predict({"a": np.zeros((2, 1, 3), np.float32), "b": b})["Identity:0"]
+    assert model.executor.plans["bs"].kind == "host"
+    model.dispose()
+    np.testing.assert_array_equal(got, np.broadcast_to(b, (2, 4, 3)))

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import AttributeValueError, ShapeError
 from ..op_checks import single_int as _single_int
 from ..registry import numpy_kernel
-from ..shapes import normalize_axis
+from ..shapes import broadcast_shapes, normalize_axis
 from ..slicing import (batch_to_space_shape, block_size_attr, depth_to_space_shape, int_list, space_to_batch_shape,
                        space_to_depth_shape)
 
@@ -114,3 +114,13 @@ def batch_to_space_nd(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np
         [n] + [x.shape[1 + i] * block[i] for i in range(m)] + list(rest))
     index = (slice(None),) + tuple(slice(lo, full.shape[1 + i] - hi) for i, (lo, hi) in enumerate(crops))
     return [np.array(full[index], copy=True)]
+
+
+@numpy_kernel("BroadcastArgs")
+def broadcast_args(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
+    """The broadcast of two shape vectors (a shape computation; it runs where the shapes live, the host)."""
+    s0, s1 = (np.asarray(a) for a in inputs[:2])
+    if s0.ndim != 1 or s1.ndim != 1:
+        raise ShapeError(f"BroadcastArgs takes two shape vectors, got ranks {s0.ndim} and {s1.ndim}")
+    out = broadcast_shapes([int(v) for v in s0], [int(v) for v in s1])
+    return [np.asarray(out, dtype=s0.dtype if s0.size else s1.dtype).reshape(-1)]
