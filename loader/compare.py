@@ -126,9 +126,10 @@ def first_divergences(diffs: list[NodeDiff], tol: float = 1e-5, growth: float = 
     return out[:limit]
 
 
-def compare(model_path: str, inputs: Any = None, backend: str = "gl", reference: str = "numpy",
+def compare(model_path: Any, inputs: Any = None, backend: Any = "gl", reference: Any = "numpy",
             tol: float = 1e-5, growth: float = 4.0, limit: int = 5) -> tuple[list[NodeDiff], list[NodeDiff]]:
-    """Load `model_path` on both backends and compare every node; returns (all diffs, first divergences)."""
+    """Load `model_path` on both backends (names or Backend objects) and compare every node; returns
+    (all diffs, first divergences)."""
     from .layers.model import load_model      # graph or layers model, by the file's format
     model = load_model(model_path, backend=backend, optimize=False)
     ref = load_model(model_path, backend=reference, optimize=False)

@@ -13,9 +13,12 @@ from .lower_conv import channels_first, conv_out, ints, padding_mode, to_first, 
 from .ops import F32
 from .registry import LayerCall, LayerConfigError, layer
 
-_POOL_RANK = {"MaxPooling1D": 1, "AveragePooling1D": 1, "MaxPool1D": 1, "AvgPool1D": 1,
-              "MaxPooling2D": 2, "AveragePooling2D": 2, "MaxPool2D": 2, "AvgPool2D": 2,
-              "MaxPooling3D": 3, "AveragePooling3D": 3, "MaxPool3D": 3, "AvgPool3D": 3}
+def _by_rank(*prefixes: str) -> dict[str, int]:
+    """Class name -> spatial rank, for every Keras spelling (MaxPooling2D, MaxPool2D, ...)."""
+    return {f"{p}{n}D": n for n in (1, 2, 3) for p in prefixes}
+
+
+_POOL_RANK = _by_rank("MaxPooling", "AveragePooling", "MaxPool", "AvgPool")
 
 
 @layer(*_POOL_RANK, propagates_mask=False)
@@ -46,9 +49,7 @@ def pool(c: LayerCall) -> list[KTensor]:
     return [to_first(f, y) if cf else y]
 
 
-_GLOBAL_RANK = {"GlobalMaxPooling1D": 1, "GlobalAveragePooling1D": 1, "GlobalMaxPool1D": 1, "GlobalAvgPool1D": 1,
-                "GlobalMaxPooling2D": 2, "GlobalAveragePooling2D": 2, "GlobalMaxPool2D": 2, "GlobalAvgPool2D": 2,
-                "GlobalMaxPooling3D": 3, "GlobalAveragePooling3D": 3, "GlobalMaxPool3D": 3, "GlobalAvgPool3D": 3}
+_GLOBAL_RANK = _by_rank("GlobalMaxPooling", "GlobalAveragePooling", "GlobalMaxPool", "GlobalAvgPool")
 
 
 @layer(*_GLOBAL_RANK, propagates_mask=False)
