@@ -25,7 +25,7 @@ from .dtypes import to_backend_array
 from .numpy_backend import run_reference, unknown_kernel
 from .profiling import Profiler, TransferEvent
 from .recording import Recording, Tape, finish_recording
-from .registry import GL_KERNELS, NUMPY_KERNELS, GLFallback
+from .registry import GL_KERNELS, HOST_KERNELS, NUMPY_KERNELS, GLFallback
 from .runner import GLTensor, ProgramRunner
 
 
@@ -102,7 +102,7 @@ class GLBackend(Backend):
         if fn is None:
             if kernel not in NUMPY_KERNELS:
                 raise unknown_kernel(kernel, sorted(set(GL_KERNELS.names()) | set(NUMPY_KERNELS.names())), "GL")
-            return self._fallback(kernel, tensors, attrs, "no GL kernel")
+            return self._fallback(kernel, tensors, attrs, "host kernel" if kernel in HOST_KERNELS else "no GL kernel")
         if any(t.size == 0 for t in tensors):
             return self._fallback(kernel, tensors, attrs, "empty input")
         try:

@@ -43,3 +43,16 @@ GL_KERNELS = Registry("GL")
 NUMPY_KERNELS = Registry("numpy")
 gl_kernel = GL_KERNELS.register
 numpy_kernel = NUMPY_KERNELS.register
+
+# Kernels that run on the host by design, on every backend: sequential, data-dependent or
+# string/hash work with no sensible fragment-shader form (TF.js runs these on its CPU side too).
+# The executor places their nodes on the host instead of calling them a numpy fallback.
+HOST_KERNELS = Registry("host")
+
+
+def host_kernel(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a numpy kernel that is the implementation on every backend (see HOST_KERNELS)."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        HOST_KERNELS.register(*names)(fn)
+        return NUMPY_KERNELS.register(*names)(fn)
+    return deco

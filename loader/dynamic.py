@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from gpu_backend.registry import HOST_KERNELS
+
 from .errors import GraphError, UnsupportedOpError
 from .executor import GRAPH_OPS, Executor, arity_problem, NodeError, NodePlan, NotStatic, RunStats, Value
 from .graph import Graph, Node, TensorRef, function_graph
@@ -130,7 +132,7 @@ class DynamicExecutor(Executor):
             if mapped is None:
                 continue
             spec, params, call, kernel = mapped
-            kind = "device" if kernel in self.backend_kernels else "fallback"
+            kind = "device" if kernel in self.backend_kernels else "host" if kernel in HOST_KERNELS else "fallback"
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)
         self.raise_unsupported(order, unsupported, bad)
         self.check_fallbacks()

@@ -25,7 +25,7 @@ from gpu_backend.api import Backend, TensorHandle
 from gpu_backend.dtypes import normalize_dtype
 from gpu_backend.numpy_backend import run_reference
 from gpu_backend.profiling import Profiler
-from gpu_backend.registry import NUMPY_KERNELS
+from gpu_backend.registry import HOST_KERNELS, NUMPY_KERNELS
 
 from .declared_types import declared_arity, declared_dtypes
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
@@ -168,6 +168,8 @@ class Executor:
                 host_static.add(node.name)
             elif kernel in self.backend_kernels:
                 kind = "device"
+            elif kernel in HOST_KERNELS:
+                kind = "host"
             else:
                 kind = "fallback"
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)
