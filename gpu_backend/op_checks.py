@@ -99,3 +99,11 @@ def band_bounds(lower: int, upper: int, shape: Sequence[int]) -> None:
     if upper > cols:
         raise AttributeValueError(f"MatrixBandPart: num_upper must be negative or <= the number of columns "
                                   f"({cols}), got {upper}")
+
+
+def fake_quant_bits(op: str, attrs: dict) -> tuple[float, float]:
+    """(quant_min, quant_max) of the integer grid, after checking num_bits as TF does."""
+    bits = int(attrs.get("num_bits", 8))
+    if not 2 <= bits <= 16:
+        raise AttributeValueError(f"{op}: num_bits must be between 2 and 16, inclusive (got {bits})")
+    return (1.0 if attrs.get("narrow_range", False) else 0.0), float((1 << bits) - 1)

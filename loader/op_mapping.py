@@ -676,3 +676,19 @@ def _list_diff(node: Node, p: Params) -> KernelCall:
 @maps("SparseToDense")
 def _sparse_to_dense(node: Node, p: Params) -> KernelCall:
     return KernelCall("SparseToDense", [0, 1, 2, 3])
+
+
+@maps("FakeQuantWithMinMaxVars")
+def _fake_quant(node: Node, p: Params) -> KernelCall:
+    return KernelCall("FakeQuantWithMinMaxVars", [0, 1, 2], {"num_bits": int(node.attr("num_bits", 8)),
+                                                             "narrow_range": bool(node.attr("narrow_range", False))})
+
+
+@maps("Bincount")
+def _bincount(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Bincount", [0, 1, 2])
+
+
+@maps("DenseBincount")
+def _dense_bincount(node: Node, p: Params) -> KernelCall:
+    return KernelCall("DenseBincount", [0, 1, 2], {"binary_output": bool(node.attr("binary_output", False))})

@@ -19,3 +19,4 @@ from . import slicing  # noqa: F401
 from . import shape_ops  # noqa: F401
 from . import gather  # noqa: F401
 from . import creation  # noqa: F401
+from . import quantize  # noqa: F401

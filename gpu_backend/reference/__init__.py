@@ -19,3 +19,5 @@ from . import scan  # noqa: F401
 from . import sort  # noqa: F401
 from . import misc  # noqa: F401
 from . import dynamic  # noqa: F401
+from . import counting  # noqa: F401
+from . import quantize  # noqa: F401
