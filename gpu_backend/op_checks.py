@@ -107,3 +107,35 @@ def fake_quant_bits(op: str, attrs: dict) -> tuple[float, float]:
     if not 2 <= bits <= 16:
         raise AttributeValueError(f"{op}: num_bits must be between 2 and 16, inclusive (got {bits})")
     return (1.0 if attrs.get("narrow_range", False) else 0.0), float((1 << bits) - 1)
+
+
+PROJECTIVE_INTERPOLATIONS = ("NEAREST", "BILINEAR")
+PROJECTIVE_FILL_MODES = ("REFLECT", "WRAP", "CONSTANT", "NEAREST")
+
+
+def projective_modes(op: str, attrs: dict) -> tuple[int, int]:
+    """(interpolation, fill mode) of ImageProjectiveTransformV3 as indices into the tuples above."""
+    found = []
+    for name, allowed, default in (("interpolation", PROJECTIVE_INTERPOLATIONS, None),
+                                   ("fill_mode", PROJECTIVE_FILL_MODES, "CONSTANT")):
+        value = attrs.get(name, default)
+        value = value.decode() if isinstance(value, bytes) else value
+        if value is None or str(value).upper() not in allowed:
+            raise AttributeValueError(f"{op}: {name} must be one of {', '.join(allowed)}, got {value!r}")
+        found.append(allowed.index(str(value).upper()))
+    return found[0], found[1]
+
+
+def projective_shapes(op: str, images: Sequence[int], transforms: Sequence[int], out_hw: object) -> tuple[int, int]:
+    """Check ImageProjectiveTransformV3's operands as TF does; the output (height, width)."""
+    if len(images) != 4:
+        raise ShapeError(f"{op}: input images must be of rank 4 [batch, height, width, channels], got {list(images)}")
+    if len(transforms) != 2 or transforms[1] != 8 or transforms[0] not in (1, images[0]):
+        raise ShapeError(f"{op}: input transform should be num_images x 8 or 1 x 8, got {list(transforms)} "
+                         f"for {images[0]} images")
+    hw = [int(v) for v in np.asarray(out_hw).reshape(-1)]
+    if len(hw) != 2:
+        raise AttributeValueError(f"{op}: output_shape must have two elements [height, width], got {hw}")
+    if min(hw) < 0:
+        raise AttributeValueError(f"{op}: output dimensions must be non-negative, got {hw}")
+    return hw[0], hw[1]

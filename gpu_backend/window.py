@@ -216,3 +216,39 @@ def window_geometry_3d(op: str, attrs: dict, in_dhw: tuple[int, ...], k_dhw: tup
         front.append(f)
     return Window3D((int(k_dhw[0]), int(k_dhw[1]), int(k_dhw[2])), strides, dil,
                     (out[0], out[1], out[2]), (front[0], front[1], front[2]))
+
+
+# ---------------------------------------------------------------- 1-D windows (TF.js's Conv1D)
+def conv1d_as_2d(op: str, attrs: dict, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> tuple[dict, bool]:
+    """TF.js's Conv1D attributes (stride, pad, dilation: single ints; data_format NWC or NCW) as the
+    Conv2D attributes of the same convolution over a height-1 image, and whether the input is NCW.
+
+    Both backends run Conv1D as that Conv2D, so the output sizes and padding are Conv2D's by
+    construction (TF.js does the same: conv1d reshapes to conv2d)."""
+    fmt = str(attrs.get("data_format", "NWC")).upper()
+    if fmt not in ("NWC", "NCW"):
+        raise AttributeValueError(f"{op}: data_format {fmt!r} is not NWC or NCW")
+    if len(x_shape) != 3:
+        raise ShapeError(f"{op}: the input must be of rank 3 ([batch, width, channels] for {fmt}), got "
+                         f"shape {list(x_shape)}")
+    if len(w_shape) != 3:
+        raise ShapeError(f"{op}: the filter must be of rank 3 ([width, in_channels, out_channels]), got "
+                         f"shape {list(w_shape)}")
+    ints = {}
+    for name, alt in (("stride", "strides"), ("dilation", "dilations")):
+        v = attrs.get(name, attrs.get(alt, 1))
+        vals = [int(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+        if len(vals) == 3:          # TF's [1, w, 1] spelling
+            vals = vals[1:2]
+        if len(vals) != 1 or vals[0] < 1:
+            raise AttributeValueError(f"{op}: {name} must be one int >= 1, got {v!r}")
+        ints[name] = vals[0]
+    pad = attrs.get("pad", attrs.get("padding", "valid"))
+    if isinstance(pad, (list, tuple)) and len(pad) == 2 and all(isinstance(p, (int, np.integer)) for p in pad):
+        pad2: object = [[0, 0], [int(pad[0]), int(pad[1])]]          # (left, right) of the width
+    elif isinstance(pad, (int, np.integer)):
+        pad2 = [[0, 0], [int(pad), int(pad)]]
+    else:
+        pad2 = pad
+    return ({"strides": [1, ints["stride"]], "dilations": [1, ints["dilation"]], "pad": pad2,
+             "data_format": "NHWC"}, fmt == "NCW")

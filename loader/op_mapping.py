@@ -692,3 +692,30 @@ def _bincount(node: Node, p: Params) -> KernelCall:
 @maps("DenseBincount")
 def _dense_bincount(node: Node, p: Params) -> KernelCall:
     return KernelCall("DenseBincount", [0, 1, 2], {"binary_output": bool(node.attr("binary_output", False))})
+
+
+@maps("Conv1D")
+def _conv1d(node: Node, p: Params) -> KernelCall:
+    """TF.js's own Conv1D (its converter accepts it): single-int stride and dilation, NWC or NCW."""
+    fmt = node.attr("data_format", "NWC")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+    return KernelCall("Conv1D", [0, 1], {"stride": int(node.attr("stride", 1)), "pad": _pad(node),
+                                         "dilation": int(node.attr("dilation", 1)), "data_format": fmt})
+
+
+@maps("MaxPoolWithArgmax", outputs=2)
+def _max_pool_with_argmax(node: Node, p: Params) -> KernelCall:
+    """Targmax int64 comes back as int32 (this runtime's integer type), like every int64 of a graph."""
+    return KernelCall("MaxPoolWithArgmax", [0], {
+        "filter_size": _hw(node.attr("ksize"), "ksize"), "strides": _hw(node.attr("strides"), "strides"),
+        "pad": _pad(node), "include_batch_in_index": bool(node.attr("include_batch_in_index", False))})
+
+
+@maps("ImageProjectiveTransformV3", params=(2, 3))
+def _image_projective_transform(node: Node, p: Params) -> KernelCall:
+    def text(name: str, default: str) -> str:
+        v = node.attr(name, default)
+        return v.decode() if isinstance(v, bytes) else str(v)
+    return KernelCall("ImageProjectiveTransformV3", [0, 1], {
+        "output_shape": p.ints(2), "fill_value": float(p.scalar(3)),
+        "interpolation": text("interpolation", "BILINEAR"), "fill_mode": text("fill_mode", "CONSTANT")})

@@ -20,3 +20,4 @@ from . import shape_ops  # noqa: F401
 from . import gather  # noqa: F401
 from . import creation  # noqa: F401
 from . import quantize  # noqa: F401
+from . import transform  # noqa: F401

@@ -16,7 +16,8 @@ from ..errors import ShapeError, UnsupportedDTypeError
 from ..registry import GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
-from ..window import check_data_format, window_geometry
+from ..window import check_data_format, conv1d_as_2d, window_geometry
+from .transpose import transpose
 from .elementwise import MATH
 from .matmul import activation_code, constant_vector_buffer, parse_fused
 
@@ -151,3 +152,28 @@ def _pad_last(a: np.ndarray) -> np.ndarray:
     """Zero-pad the last dimension to a multiple of 4 (whole RGBA texels)."""
     pad = (-a.shape[-1]) % 4
     return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, pad)]) if pad else a
+
+
+@gl_kernel("Conv1D")
+def conv1d(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
+    """TF.js's Conv1D: the Conv2D program over a height-1 view of the input (reshapes are views)."""
+    x, w = inputs[0], inputs[1]
+    attrs2d, ncw = conv1d_as_2d(op, attrs, x.shape, w.shape)
+    temps: list[GLTensor] = []
+    try:
+        if ncw:
+            x = transpose(gl, "Transpose", [x], {"perm": [0, 2, 1]})[0]
+            temps.append(x)
+        x4 = gl.reshape(x, (x.shape[0], 1) + x.shape[1:])
+        w4 = gl.reshape(w, (1,) + w.shape)
+        temps += [x4, w4]
+        out4 = conv2d(gl, op, [x4, w4], attrs2d)[0]
+        temps.append(out4)
+        out = gl.reshape(out4, (out4.shape[0],) + out4.shape[2:])
+        if not ncw:
+            return [out]
+        temps.append(out)
+        return [transpose(gl, "Transpose", [out], {"perm": [0, 2, 1]})[0]]
+    finally:
+        for t in temps:
+            gl.release(t)

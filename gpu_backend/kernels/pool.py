@@ -36,3 +36,25 @@ def pool(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> lis
     return [gl.run("pool.glsl", None, "texel", {"X": Arg(x)}, out_shape, x.dtype,
                    defines=[("IS_MAX", str(int(op == "MaxPool"))), ("ACT", str(code))], uniforms=uniforms,
                    libs=[MATH, ("lib/activation.glsl", None)], label=op)]
+
+
+@gl_kernel("MaxPoolWithArgmax")
+def max_pool_with_argmax(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
+    """Two element programs over one window scan: the max values, and their flat NHWC indices (int32)."""
+    x = inputs[0]
+    check_data_format(op, attrs)
+    if x.rank != 4:
+        raise ShapeError(f"{op}: input must have rank 4 ([batch, height, width, channels]), got {list(x.shape)}")
+    if x.dtype == "bool":
+        raise UnsupportedDTypeError(f"{op} does not take bool inputs")
+    kh, kw = spatial_pair(op, attrs, "filter_size")
+    win = window_geometry(op, attrs, x.shape[1], x.shape[2], kh, kw, dilations=(1, 1))
+    n, h, w, c = x.shape
+    out_shape = (n, win.out_h, win.out_w, c)
+    uniforms = {"in_hw": (h, w), "ksize": (kh, kw), "strides": (win.s_h, win.s_w), "pad": (win.top, win.left),
+                "channels": c, "batch_stride": h * w * c if attrs.get("include_batch_in_index") else 0}
+    outs = []
+    for want_index, dtype in ((0, x.dtype), (1, "int32")):
+        outs.append(gl.run("pool_argmax.glsl", None, "element", {"X": Arg(x, elem=True)}, out_shape, dtype,
+                           defines=[("WANT_INDEX", str(want_index))], uniforms=uniforms, label=op))
+    return outs

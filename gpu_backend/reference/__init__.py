@@ -21,3 +21,4 @@ from . import misc  # noqa: F401
 from . import dynamic  # noqa: F401
 from . import counting  # noqa: F401
 from . import quantize  # noqa: F401
+from . import transform  # noqa: F401

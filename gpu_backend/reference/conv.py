@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import numpy_kernel
 from ..shapes import broadcast_shapes
-from ..window import Window, check_data_format, spatial_pair, window_geometry
+from ..window import Window, check_data_format, conv1d_as_2d, spatial_pair, window_geometry
 from .matmul import activate, split_fused_inputs
 
 INT32_MIN = np.iinfo(np.int32).min
@@ -238,3 +238,15 @@ def dilation2d(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarra
         cand = np.where(cand < -(2**33), INT32_MIN, wrap_int32(cand).astype(np.int64))
         acc = np.maximum(acc, cand)
     return [acc.astype(np.int32)]
+
+
+@numpy_kernel("Conv1D")
+def conv1d(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
+    """TF.js's Conv1D: the Conv2D of a height-1 image (see window.conv1d_as_2d)."""
+    x, f = inputs[0], inputs[1]
+    attrs2d, ncw = conv1d_as_2d(op, attrs, x.shape, f.shape)
+    if ncw:
+        x = np.transpose(x, (0, 2, 1))
+    acc, kind = _conv2d(op, x[:, None], f[None], attrs2d, ints_ok=True)
+    out = _finish(acc, kind)[:, 0]
+    return [np.ascontiguousarray(np.transpose(out, (0, 2, 1)) if ncw else out)]

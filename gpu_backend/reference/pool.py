@@ -81,3 +81,30 @@ def avg_pool(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count                                   # a window of padding only gives NaN (0 / 0)
     return [_activation(op, mean, attrs, "f").astype(np.float32)]
+
+
+@numpy_kernel("MaxPoolWithArgmax")
+def max_pool_with_argmax(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
+    """TF's CPU MaxPoolWithArgmax: a scan of each window in row-major order that takes the first tap
+    and then any tap strictly greater. So the first of tied maxima wins, a NaN first tap sticks (NaN
+    is never greater, nothing is greater than NaN), and padding taps are skipped. The argmax is the
+    flat NHWC index ((y * W + x) * C + c), plus b * H * W * C with include_batch_in_index."""
+    x, win = _prepare(op, inputs, attrs)
+    n, h, w, c = x.shape
+    shape = (n, win.out_h, win.out_w, c)
+    best = np.zeros(shape, x.dtype)
+    arg = np.full(shape, -1, np.int64)
+    oy = np.arange(win.out_h)[:, None] * win.s_h - win.top
+    ox = np.arange(win.out_w)[None, :] * win.s_w - win.left
+    chan = np.arange(c)
+    batch = np.arange(n)[:, None, None, None] * (h * w * c) if attrs.get("include_batch_in_index") else 0
+    for ky in range(win.k_h):
+        for kx in range(win.k_w):
+            iy, ix = oy + ky, ox + kx
+            valid = ((iy >= 0) & (iy < h) & (ix >= 0) & (ix < w))[None, :, :, None]
+            tap = x[:, np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)]
+            take = valid & ((arg < 0) | (best < tap))
+            best = np.where(take, tap, best)
+            flat = ((np.clip(iy, 0, h - 1) * w + np.clip(ix, 0, w - 1))[None, :, :, None] * c + chan) + batch
+            arg = np.where(take, flat, arg)
+    return [best, arg.astype(np.int32)]
