@@ -719,3 +719,25 @@ def _image_projective_transform(node: Node, p: Params) -> KernelCall:
     return KernelCall("ImageProjectiveTransformV3", [0, 1], {
         "output_shape": p.ints(2), "fill_value": float(p.scalar(3)),
         "interpolation": text("interpolation", "BILINEAR"), "fill_mode": text("fill_mode", "CONSTANT")})
+
+
+# -- sparse tensors: host kernels (gpu_backend/reference/sparse.py); every input is data, since the
+# kernels size their outputs from the values.  TF's int64 indices/shapes are int32 here.
+@maps("SparseFillEmptyRows", outputs=4)
+def _sparse_fill_empty_rows(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SparseFillEmptyRows", [0, 1, 2, 3])
+
+
+@maps("SparseReshape", outputs=2)
+def _sparse_reshape(node: Node, p: Params) -> KernelCall:
+    return KernelCall("SparseReshape", [0, 1, 2])
+
+
+@maps("SparseSegmentSum", "SparseSegmentMean")
+def _sparse_segment(node: Node, p: Params) -> KernelCall:
+    """sparse_gradient (TF >= 2.15) only changes how TF differentiates the op; it is passed on so the
+    kernel can check it is a bool, and does not change the forward result."""
+    sparse_gradient = node.attr("sparse_gradient", False)
+    if not isinstance(sparse_gradient, bool):
+        raise MappingError(f"sparse_gradient must be a bool, got {sparse_gradient!r}")
+    return KernelCall(node.op, [0, 1, 2], {"sparse_gradient": sparse_gradient})

@@ -55,9 +55,8 @@ NOT_MAPPED = {
     "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "Multinomial", "RFFT",
     "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "RandomStandardNormal", "RandomUniform",
     "RandomUniformInt", "Real", "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle",
-    "SimpleMLLoadModelFromPathWithHandle", "SparseFillEmptyRows", "SparseReshape", "SparseSegmentMean",
-    "SparseSegmentSum", "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast",
-    "TruncatedNormal"}
+    "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams", "StringSplit",
+    "StringToHashBucketFast", "TruncatedNormal"}
 
 
 def test_converter_op_coverage():

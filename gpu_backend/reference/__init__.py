@@ -22,3 +22,4 @@ from . import dynamic  # noqa: F401
 from . import counting  # noqa: F401
 from . import quantize  # noqa: F401
 from . import transform  # noqa: F401
+from . import sparse  # noqa: F401
