@@ -52,12 +52,10 @@ NOT_MAPPED = {
     "Bincount", "Complex", "ComplexAbs", "Conv1D", "DenseBincount", "FFT",
     "FakeQuantWithMinMaxVars", "HashTable", "HashTableV2", "IFFT", "IRFFT", "Imag", "ImageProjectiveTransformV3",
     "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
-    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "MaxPoolWithArgmax", "Multinomial", "RFFT",
-    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "RandomStandardNormal", "RandomUniform",
-    "RandomUniformInt", "Real", "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle",
-    "SimpleMLLoadModelFromPathWithHandle", "SparseFillEmptyRows", "SparseReshape", "SparseSegmentMean",
-    "SparseSegmentSum", "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast",
-    "TruncatedNormal"}
+    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "MaxPoolWithArgmax", "RFFT",
+    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "Real", "SimpleMLCreateModelResource",
+    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "SparseFillEmptyRows", "SparseReshape", "SparseSegmentMean",
+    "SparseSegmentSum", "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast"}
 
 
 def test_converter_op_coverage():

@@ -19,3 +19,4 @@ from . import scan  # noqa: F401
 from . import sort  # noqa: F401
 from . import misc  # noqa: F401
 from . import dynamic  # noqa: F401
+from . import random  # noqa: F401
