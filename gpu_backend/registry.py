@@ -48,11 +48,18 @@ numpy_kernel = NUMPY_KERNELS.register
 # string/hash work with no sensible fragment-shader form (TF.js runs these on its CPU side too).
 # The executor places their nodes on the host instead of calling them a numpy fallback.
 HOST_KERNELS = Registry("host")
+# Host kernels whose output differs from call to call for the same inputs (random ops: each run draws
+# new numbers).  A recorded GL run replays host results as recorded data, so the executor does not
+# record a run that calls one of these.
+STATEFUL_KERNELS = Registry("stateful")
 
 
-def host_kernel(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a numpy kernel that is the implementation on every backend (see HOST_KERNELS)."""
+def host_kernel(*names: str, stateful: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a numpy kernel that is the implementation on every backend (see HOST_KERNELS);
+    stateful: its results change from one execution to the next (see STATEFUL_KERNELS)."""
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         HOST_KERNELS.register(*names)(fn)
+        if stateful:
+            STATEFUL_KERNELS.register(*names)(fn)
         return NUMPY_KERNELS.register(*names)(fn)
     return deco

@@ -25,7 +25,7 @@ from gpu_backend.api import Backend, TensorHandle
 from gpu_backend.dtypes import normalize_dtype
 from gpu_backend.numpy_backend import run_reference
 from gpu_backend.profiling import Profiler
-from gpu_backend.registry import HOST_KERNELS, NUMPY_KERNELS
+from gpu_backend.registry import HOST_KERNELS, NUMPY_KERNELS, STATEFUL_KERNELS
 
 from .declared_types import declared_arity, declared_dtypes
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
@@ -494,6 +494,9 @@ class Executor:
             if call is None:
                 call = OPS[node.op].mapper(node, Params(node, lambda i: self._host(inputs[i], stats)))
             args = [inputs[i] for i in call.inputs]
+            if self._tape is not None and call.kernel in STATEFUL_KERNELS:
+                # a replay would upload this run's numbers again instead of drawing new ones
+                self._tape.invalid = f"node {node.name!r} ({node.op}) draws new random numbers on every run"
             kind = plan.kind
             if small_host and kind == "device" and all(v.host is not None and v.host.size <= HOST_SIZE_LIMIT
                                                        for v in args) and args:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gpu_backend.dtypes import normalize_dtype
+from gpu_backend.reference.random import PhiloxStream
 
 from .graph import Node
 
@@ -628,6 +629,32 @@ def _ones_zeros(node: Node, p: Params) -> KernelCall:
 @maps("Diag")
 def _diag(node: Node, p: Params) -> KernelCall:
     return KernelCall("Diag", [0])
+
+
+# -- random ---------------------------------------------------------------------------------
+def _random_call(node: Node, kernel: str, inputs: list[int], dtype_attr: str, want: str) -> KernelCall:
+    """A stateful random op: every input is data (so the call, and with it the node's PhiloxStream, is
+    made once at load and lives as long as the model), the seeds are attributes."""
+    dtype = node.attr(dtype_attr, want)
+    if dtype != want:
+        raise MappingError(f"{node.op} with {dtype_attr}={dtype!r} is not supported (only {want}-valued types)")
+    seed, seed2 = int(node.attr("seed", 0) or 0), int(node.attr("seed2", 0) or 0)
+    return KernelCall(kernel, inputs, {"seed": seed, "seed2": seed2, "_stream": PhiloxStream(seed, seed2)})
+
+
+@maps("RandomUniform", "RandomStandardNormal", "TruncatedNormal")
+def _random_float(node: Node, p: Params) -> KernelCall:
+    return _random_call(node, node.op, [0], "dtype", "float32")
+
+
+@maps("RandomUniformInt")
+def _random_uniform_int(node: Node, p: Params) -> KernelCall:
+    return _random_call(node, "RandomUniformInt", [0, 1, 2], "Tout", "int32")
+
+
+@maps("Multinomial")
+def _multinomial(node: Node, p: Params) -> KernelCall:
+    return _random_call(node, "Multinomial", [0, 1], "output_dtype", "int32")
 
 
 # -- data-dependent -------------------------------------------------------------------------

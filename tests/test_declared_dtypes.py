@@ -52,11 +52,10 @@ NOT_MAPPED = {
     "Complex", "ComplexAbs", "FFT",
     "HashTable", "HashTableV2", "IFFT", "IRFFT", "Imag",
     "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
-    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "Multinomial", "RFFT",
-    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "RandomStandardNormal", "RandomUniform",
-    "RandomUniformInt", "Real", "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle",
-    "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams", "StringSplit",
-    "StringToHashBucketFast", "TruncatedNormal"}
+    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "RFFT",
+    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "Real", "SimpleMLCreateModelResource",
+    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams",
+    "StringSplit", "StringToHashBucketFast"}
 
 
 def test_converter_op_coverage():

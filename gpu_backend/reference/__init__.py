@@ -23,3 +23,4 @@ from . import counting  # noqa: F401
 from . import quantize  # noqa: F401
 from . import transform  # noqa: F401
 from . import sparse  # noqa: F401
+from . import random  # noqa: F401
