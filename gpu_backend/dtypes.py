@@ -1,8 +1,13 @@
 """The dtypes a tensor may have, and how numpy input is mapped onto them.
 
-The set matches TensorFlow.js graph models: float32, int32 and bool. Wider or
+The device set matches TensorFlow.js graph models: float32, int32 and bool. Wider or
 narrower numpy types are converted only when no value changes meaning
 (int64 beyond the int32 range is refused rather than wrapped).
+
+Two more dtypes exist on the host only: "string" (numpy object arrays of bytes, as TF returns
+them) and "complex64". No backend uploads them; a node with such an input runs its numpy kernel
+on the host (loader/executor.py), so text and spectral graphs run end to end with their numeric
+parts still on the device.
 """
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ FLOAT32 = "float32"
 INT32 = "int32"
 BOOL = "bool"
 DTYPES = (FLOAT32, INT32, BOOL)
+STRING = "string"
+COMPLEX64 = "complex64"
+HOST_DTYPES = (STRING, COMPLEX64)
 
 _NUMPY = {FLOAT32: np.dtype(np.float32), INT32: np.dtype(np.int32), BOOL: np.dtype(np.bool_)}
 
@@ -23,7 +31,9 @@ TF_DTYPES = {
     "DT_INT32": INT32, "DT_INT64": INT32, "DT_INT16": INT32, "DT_INT8": INT32,
     "DT_UINT8": INT32, "DT_UINT16": INT32, "DT_UINT32": INT32,
     "DT_BOOL": BOOL,
+    "DT_STRING": STRING, "DT_COMPLEX64": COMPLEX64, "DT_COMPLEX128": COMPLEX64,
 }
+_HOST_NUMPY = {STRING: np.dtype(object), COMPLEX64: np.dtype(np.complex64)}
 
 
 def numpy_dtype(dtype: str) -> np.dtype:
@@ -36,8 +46,9 @@ def numpy_dtype(dtype: str) -> np.dtype:
 
 
 def normalize_dtype(dtype: object) -> str:
-    """Accept 'float32', np.float32, np.dtype('int32'), ... and return the backend name."""
-    if isinstance(dtype, str) and dtype in _NUMPY:
+    """Accept 'float32', np.float32, np.dtype('int32'), ... and return the backend name (or one of
+    the host-only names: 'string' for object/bytes/str arrays, 'complex64' for complex ones)."""
+    if isinstance(dtype, str) and (dtype in _NUMPY or dtype in _HOST_NUMPY):
         return dtype
     try:
         npd = np.dtype(dtype)  # type: ignore[arg-type]
@@ -46,7 +57,39 @@ def normalize_dtype(dtype: object) -> str:
     for name, candidate in _NUMPY.items():
         if npd == candidate:
             return name
+    if npd.kind in "OSU":
+        return STRING
+    if npd.kind == "c":
+        return COMPLEX64
     raise UnsupportedDTypeError(f"dtype {npd} is not supported; use one of {', '.join(DTYPES)}")
+
+
+def array_dtype(dtype: str) -> np.dtype:
+    """The numpy dtype that holds values of any dtype name, host-only ones included."""
+    return _HOST_NUMPY[dtype] if dtype in _HOST_NUMPY else numpy_dtype(dtype)
+
+
+def to_host_array(value: object, dtype: str, what: str = "array") -> np.ndarray:
+    """User data for a host-only dtype: strings become an object array of bytes (str is UTF-8
+    encoded, as TF does), complex numbers complex64."""
+    if dtype == STRING:
+        arr = np.asarray(value, dtype=object)
+        flat = arr.reshape(-1)
+        out = np.empty(flat.shape, object)
+        for i, v in enumerate(flat):
+            if isinstance(v, (bytes, np.bytes_)):
+                out[i] = bytes(v)
+            elif isinstance(v, str):
+                out[i] = v.encode("utf-8")
+            else:
+                raise UnsupportedDTypeError(f"{what} must hold strings or bytes, found {type(v).__name__} {v!r}")
+        return out.reshape(arr.shape)
+    if dtype == COMPLEX64:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "fiuc":
+            raise UnsupportedDTypeError(f"{what} must be numeric to become complex64, got {arr.dtype}")
+        return np.ascontiguousarray(arr.astype(np.complex64))
+    raise UnsupportedDTypeError(f"{dtype!r} is not a host-only dtype ({', '.join(HOST_DTYPES)})")
 
 
 def to_backend_array(value: object, what: str = "array") -> np.ndarray:
@@ -65,10 +108,12 @@ def to_backend_array(value: object, what: str = "array") -> np.ndarray:
                     f"[{arr.min()}, {arr.max()}]; only int32 integers are supported")
         out = arr.astype(np.int32, copy=False)
     elif kind == "c":
-        raise UnsupportedDTypeError(f"{what} has complex dtype {arr.dtype}; complex tensors are not supported")
+        raise UnsupportedDTypeError(f"{what} has complex dtype {arr.dtype}; complex tensors live on the host "
+                                    "(ops on them run there), a backend holds float32, int32 and bool only")
     elif kind in "SUO":
         raise UnsupportedDTypeError(
-            f"{what} has dtype {arr.dtype} (strings/objects); only float32, int32 and bool tensors are supported")
+            f"{what} has dtype {arr.dtype} (strings/objects); string tensors live on the host (ops on them run "
+            "there), a backend holds float32, int32 and bool only")
     else:
         raise UnsupportedDTypeError(f"{what} has unsupported dtype {arr.dtype}")
     return np.asarray(out, order="C")

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import reference  # noqa: F401  (registers the reference kernels)
 from .api import Backend, TensorHandle
-from .dtypes import normalize_dtype, to_backend_array
+from .dtypes import array_dtype, normalize_dtype, to_backend_array
 from .errors import UnknownKernelError
 from .registry import NUMPY_KERNELS
 
@@ -29,7 +29,7 @@ def run_reference(kernel: str, arrays: Sequence[np.ndarray], attrs: Mapping[str,
     result = []
     for o in outs:
         o = np.asarray(o)
-        result.append(np.asarray(o.astype(np.dtype(normalize_dtype(o.dtype)), copy=False), order="C"))
+        result.append(np.asarray(o.astype(array_dtype(normalize_dtype(o.dtype)), copy=False), order="C"))
     return result
 
 

@@ -7,6 +7,8 @@ Placement, decided once at load:
     touching the GPU, the way TF.js forwards small CPU-resident tensors;
   * "device" nodes run on the model's backend (the GL backend by default);
   * "fallback" nodes have no kernel on that backend and run on the numpy reference, inputs read back.
+A node whose input is a host-only dtype (string, complex64: gpu_backend/dtypes.py) runs on the host
+whatever its placement: those values never go to a backend.
 Weights feeding device nodes are uploaded once at load and stay resident.  Every other device tensor
 is disposed as soon as its last consumer has run (reference counts over the schedule).
 """
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from gpu_backend.api import Backend, TensorHandle
-from gpu_backend.dtypes import normalize_dtype
+from gpu_backend.dtypes import DTYPES, HOST_DTYPES, normalize_dtype
 from gpu_backend.numpy_backend import run_reference
 from gpu_backend.profiling import Profiler
 from gpu_backend.registry import HOST_KERNELS, NUMPY_KERNELS, STATEFUL_KERNELS
@@ -163,7 +165,7 @@ class Executor:
             spec, params, call, kernel = mapped
             data_inputs = call.inputs if call is not None else [i for i in range(len(node.inputs)) if i not in params]
             host = all(self._input_host_static(node, i, host_static) for i in data_inputs)
-            if host:
+            if host or any(self._declared_host_dtype(node, i) for i in data_inputs):
                 kind = "host"
                 host_static.add(node.name)
             elif kernel in self.backend_kernels:
@@ -257,6 +259,17 @@ class Executor:
             return self.consts[src]
         raise NotStatic()
 
+    def _declared_host_dtype(self, node: Node, i: int) -> bool:
+        """Whether input i is declared a string or complex tensor: such a node runs on the host."""
+        src, k = node.inputs[i]
+        src_node = self.graph.nodes.get(src)
+        if src_node is None:
+            return False
+        if src_node.op == "Const" and src in self.consts:
+            return normalize_dtype(self.consts[src].dtype) in HOST_DTYPES
+        declared = declared_dtypes(src_node)
+        return bool(declared) and k < len(declared) and declared[k] in HOST_DTYPES
+
     def _input_host_static(self, node: Node, i: int, host_static: set[str]) -> bool:
         src, _ = node.inputs[i]
         if src not in host_static:
@@ -286,6 +299,8 @@ class Executor:
                 src = self._through_identity(src)
                 if src in self.resident or self.graph.nodes[src].op != "Const":
                     continue
+                if normalize_dtype(self.consts[src].dtype) in HOST_DTYPES:
+                    continue                 # strings / complex stay on the host (the node runs there)
                 value = Value(host=self.consts[src], resident=True)
                 value.dev = self.backend.upload(self.consts[src], name=src, constant=True)
                 self.resident[src] = value
@@ -476,7 +491,7 @@ class Executor:
         if not declared:
             return
         for k, (v, want) in enumerate(zip(results, declared)):
-            if want in ("float32", "int32", "bool") and v.obj is None and v.dtype != want:
+            if (want in DTYPES or want in HOST_DTYPES) and v.obj is None and v.dtype != want:
                 msg = (f"node {node.name!r} ({node.op}) output {k} is {v.dtype} but the graph declares {want}; "
                        "either the model file contradicts itself or this runtime has a bug (please report it)")
                 if self.strict:
@@ -500,6 +515,9 @@ class Executor:
             kind = plan.kind
             if small_host and kind == "device" and all(v.host is not None and v.host.size <= HOST_SIZE_LIMIT
                                                        for v in args) and args:
+                kind = "host"
+            if kind == "device" and any(v.host is not None and v.dtype in HOST_DTYPES for v in args):
+                # strings and complex numbers never go to a backend: the node runs its numpy kernel here
                 kind = "host"
             if kind == "device":
                 handles = [self._device(v, stats) for v in args]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 import numpy as np
 
 from gpu_backend.api import Backend
-from gpu_backend.dtypes import normalize_dtype, to_backend_array
+from gpu_backend.dtypes import HOST_DTYPES, normalize_dtype, to_backend_array, to_host_array
 from gpu_backend.errors import UnsupportedDTypeError
 
 from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
@@ -110,9 +110,7 @@ class GraphModel:
                 value = weights[node.name]
             else:
                 value = _inline_tensor(node.attr("value"), node.name)
-            if value.dtype == object:
-                raise UnsupportedDTypeError(f"Const {node.name!r} holds strings; string tensors are not supported")
-            consts[node.name] = to_backend_array(value, f"constant {node.name!r}")
+            consts[node.name] = _const_array(value, f"constant {node.name!r}")
         # constants inside library functions (the bodies of If / While): the converter moves their
         # values to the weights under the same node names
         from .graph import decode_attr
@@ -123,7 +121,7 @@ class GraphModel:
                 value = weights.get(raw["name"])
                 if value is None:
                     value = _inline_tensor(decode_attr((raw.get("attr") or {}).get("value", {}), raw["name"]), raw["name"])
-                consts[raw["name"]] = to_backend_array(value, f"constant {raw['name']!r}")
+                consts[raw["name"]] = _const_array(value, f"constant {raw['name']!r}")
         return consts
 
     def _signature(self) -> tuple[list[TensorInfo], list[TensorInfo]]:
@@ -259,8 +257,18 @@ class GraphModel:
 
     @staticmethod
     def _check_input(info: TensorInfo, value: Any) -> np.ndarray:
-        arr = np.asarray(value)
         want = info.dtype
+        if want in HOST_DTYPES:
+            try:
+                arr = to_host_array(value, want, f"input {info.key} ({info.name})")
+            except UnsupportedDTypeError as exc:
+                raise ModelInputError(str(exc)) from None
+            if info.shape is not None and (arr.ndim != len(info.shape) or any(
+                    d != -1 and d != s for d, s in zip(info.shape, arr.shape))):
+                raise ModelInputError(f"input {info.key} ({info.name}) must have shape {_fmt_shape(info.shape)} "
+                                      f"(-1: any size), got {list(arr.shape)}")
+            return arr
+        arr = np.asarray(value)
         got_kind = arr.dtype.kind
         ok_kind = {"float32": "f", "int32": "iu", "bool": "b"}.get(want, "")
         if got_kind not in ok_kind:
@@ -276,9 +284,10 @@ class GraphModel:
 
     # -- introspection ---------------------------------------------------------------------
     def placement(self) -> dict[str, Counter]:
-        """{op type: Counter of where its nodes run: gl / fallback / host / graph}."""
+        """{op type: Counter of where its nodes run: gl / numpy fallback / host (shape arithmetic on small
+        tensors, host kernels, strings and complex numbers) / graph}."""
         where = {"device": getattr(self.backend, "name", "device"), "fallback": "numpy fallback",
-                 "host": "host (small tensors)", "graph": "graph"}
+                 "host": "host", "graph": "graph"}
         out: dict[str, Counter] = {}
         for plan in self.executor.plans.values():
             out.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
@@ -379,6 +388,12 @@ def _fmt_shape(shape: tuple[int, ...] | None) -> str:
     return "unknown rank" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+def _const_array(value: np.ndarray, what: str) -> np.ndarray:
+    """A constant as the executor holds it: a backend array, or a host-only one (strings, complex)."""
+    dtype = normalize_dtype(value.dtype)
+    return to_host_array(value, dtype, what) if dtype in HOST_DTYPES else to_backend_array(value, what)
+
+
 def _inline_tensor(proto: Any, name: str) -> np.ndarray:
     """A Const whose value is inline in model.json (rare for converted models)."""
     if not isinstance(proto, dict):
@@ -388,6 +403,25 @@ def _inline_tensor(proto: Any, name: str) -> np.ndarray:
     from gpu_backend.dtypes import TF_DTYPES
     dtype = TF_DTYPES.get(proto.get("dtype", "DT_FLOAT"), "float32")
     shape = parse_shape_proto(proto.get("tensorShape"), f"{name}.value.tensorShape") or ()
+    size = int(np.prod(shape)) if shape else 1
+    if dtype == "string":
+        try:
+            strings = [base64.b64decode(v) for v in proto.get("stringVal", [])]
+        except (TypeError, ValueError):
+            raise ModelFormatError(f"Const node {name!r}: stringVal entries must be base64 strings") from None
+        if len(strings) == 1 and size != 1:
+            strings = strings * size
+        if len(strings) != size:
+            raise ModelFormatError(f"Const node {name!r} has {len(strings)} inline strings for shape {list(shape)}")
+        out = np.empty(size, object)
+        out[:] = strings
+        return out.reshape(shape)
+    if dtype == "complex64":
+        pairs = np.asarray([float(v) for v in proto.get("scomplexVal", proto.get("dcomplexVal", []))], np.float32)
+        values = (pairs[0::2] + 1j * pairs[1::2]).astype(np.complex64) if pairs.size % 2 == 0 else None
+        if values is None or (values.size != size and values.size != 1):
+            raise ModelFormatError(f"Const node {name!r} has {pairs.size} inline complex parts for shape {list(shape)}")
+        return (np.full(size, values[0], np.complex64) if values.size == 1 and size != 1 else values).reshape(shape)
     npd = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[dtype]
     if "tensorContent" in proto:
         raw = base64.b64decode(proto["tensorContent"])
@@ -401,7 +435,6 @@ def _inline_tensor(proto: Any, name: str) -> np.ndarray:
                 break
         else:
             values = np.zeros(0, npd)
-    size = int(np.prod(shape)) if shape else 1
     if values.size == 1 and size != 1:
         values = np.full(size, values[0], npd)
     if values.size != size:

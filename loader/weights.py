@@ -12,7 +12,7 @@ from .errors import WeightsError
 from .model_json import ModelArtifacts, WeightSpec
 from .sources import ModelSource
 
-_PLAIN = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "bool": "u1"}
+_PLAIN = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "bool": "u1", "complex64": "<c8"}   # complex: (re, im) pairs
 
 
 def _decode(spec: WeightSpec, raw: memoryview) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-DT = {"float32": "DT_FLOAT", "int32": "DT_INT32", "bool": "DT_BOOL"}
+DT = {"float32": "DT_FLOAT", "int32": "DT_INT32", "bool": "DT_BOOL", "string": "DT_STRING", "complex64": "DT_COMPLEX64"}
 
 
 def attr_list_i(values: list[int]) -> dict:
@@ -47,8 +47,15 @@ def encode_weights(weights: dict[str, np.ndarray], quantize: dict[str, str] | No
     specs, blobs = [], []
     for name, value in weights.items():
         value = np.asarray(value)
-        dtype = {"f": "float32", "i": "int32", "b": "bool"}[value.dtype.kind]
+        dtype = {"f": "float32", "i": "int32", "b": "bool", "c": "complex64", "O": "string", "S": "string",
+                 "U": "string"}[value.dtype.kind]
         spec: dict[str, Any] = {"name": name, "shape": list(value.shape), "dtype": dtype}
+        if dtype == "string":          # the converter's layout: uint32 byte length + bytes, per string
+            for v in value.reshape(-1):
+                b = v.encode() if isinstance(v, str) else bytes(v)
+                blobs.append(np.uint32(len(b)).astype("<u4").tobytes() + b)
+            specs.append(spec)
+            continue
         q = (quantize or {}).get(name)
         if q == "float16":
             blobs.append(value.astype("<f2").tobytes())
@@ -61,7 +68,7 @@ def encode_weights(weights: dict[str, np.ndarray], quantize: dict[str, str] | No
             blobs.append(ints.tobytes())
             spec["quantization"] = {"dtype": q, "scale": scale, "min": lo, "original_dtype": dtype}
         else:
-            blobs.append(value.astype({"float32": "<f4", "int32": "<i4", "bool": "u1"}[dtype]).tobytes())
+            blobs.append(value.astype({"float32": "<f4", "int32": "<i4", "bool": "u1", "complex64": "<c8"}[dtype]).tobytes())
         specs.append(spec)
     return specs, b"".join(blobs)
 
