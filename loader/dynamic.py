@@ -133,7 +133,11 @@ class DynamicExecutor(Executor):
             if mapped is None:
                 continue
             spec, params, call, kernel = mapped
-            kind = "device" if kernel in self.backend_kernels else "host" if kernel in HOST_KERNELS else "fallback"
+            data = call.inputs if call is not None else [i for i in range(len(node.inputs)) if i not in params]
+            if kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data):
+                kind = "host"       # a host kernel, or a string / complex input (see executor.classify)
+            else:
+                kind = "device" if kernel in self.backend_kernels else "fallback"
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)
         self.raise_unsupported(order, unsupported, bad)
         self.check_fallbacks()

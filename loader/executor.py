@@ -165,13 +165,13 @@ class Executor:
             spec, params, call, kernel = mapped
             data_inputs = call.inputs if call is not None else [i for i in range(len(node.inputs)) if i not in params]
             host = all(self._input_host_static(node, i, host_static) for i in data_inputs)
-            if host or any(self._declared_host_dtype(node, i) for i in data_inputs):
+            if host:
                 kind = "host"
                 host_static.add(node.name)
+            elif kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data_inputs):
+                kind = "host"       # a host kernel, or a string / complex input: on the host on every backend
             elif kernel in self.backend_kernels:
                 kind = "device"
-            elif kernel in HOST_KERNELS:
-                kind = "host"
             else:
                 kind = "fallback"
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)

@@ -768,3 +768,19 @@ def _sparse_segment(node: Node, p: Params) -> KernelCall:
     if not isinstance(sparse_gradient, bool):
         raise MappingError(f"sparse_gradient must be a bool, got {sparse_gradient!r}")
     return KernelCall(node.op, [0, 1, 2], {"sparse_gradient": sparse_gradient})
+
+
+# -- complex numbers and spectral transforms: host kernels (complex64 lives on the host) -------
+@maps("Complex")
+def _complex(node: Node, p: Params) -> KernelCall:
+    return KernelCall("Complex", [0, 1])
+
+
+@maps("Real", "Imag", "ComplexAbs", "FFT", "IFFT")
+def _complex_unary(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0])
+
+
+@maps("RFFT", "IRFFT", params=(1,))
+def _real_fft(node: Node, p: Params) -> KernelCall:
+    return KernelCall(node.op, [0], {"fft_length": p.ints(1)})

@@ -49,13 +49,11 @@ def test_declared_dtypes_follow_the_op_def():
 # Converter ops with no mapping yet (issue 11 lists them); the test fails when one is added without
 # being removed here, or when a mapped op goes missing.
 NOT_MAPPED = {
-    "Complex", "ComplexAbs", "FFT",
-    "HashTable", "HashTableV2", "IFFT", "IRFFT", "Imag",
-    "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
-    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "RFFT",
-    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "Real", "SimpleMLCreateModelResource",
-    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams",
-    "StringSplit", "StringToHashBucketFast"}
+    "HashTable", "HashTableV2", "InitializeTable", "InitializeTableV2", "LookupTableFind",
+    "LookupTableFindV2", "LookupTableImport", "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2",
+    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "SimpleMLCreateModelResource",
+    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace",
+    "StringNGrams", "StringSplit", "StringToHashBucketFast"}
 
 
 def test_converter_op_coverage():

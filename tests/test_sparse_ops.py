@@ -293,9 +293,9 @@ def test_graph_runs_the_sparse_ops_on_the_host(tmp_path, request, backend):
     model = load_graph_model(_graph(tmp_path), backend=b, strict=True)
     try:
         kinds = {name: model.executor.plans[name].kind for name in ("fill", "rs", "ssum", "smean")}
-        # On GL the host kernels are placed on the host (not a numpy fallback, which strict=True would refuse);
-        # the numpy backend has them as its own kernels, and its "device" is the host.
-        assert kinds == dict.fromkeys(kinds, "host" if backend == "gl" else "device"), kinds
+        # host kernels are placed on the host on every backend (on GL: not a numpy fallback, which
+        # strict=True would refuse)
+        assert kinds == dict.fromkeys(kinds, "host"), kinds
         assert model.executor.plans["relu"].kind == "device"
         rng = np.random.default_rng(5)
         sizes = set()

@@ -22,5 +22,6 @@ from . import dynamic  # noqa: F401
 from . import counting  # noqa: F401
 from . import quantize  # noqa: F401
 from . import transform  # noqa: F401
+from . import spectral  # noqa: F401
 from . import sparse  # noqa: F401
 from . import random  # noqa: F401
