@@ -5,7 +5,7 @@ import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..layout import batch_view
-from ..registry import GLFallback, gl_kernel
+from ..registry import gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
 from .elementwise import MATH
@@ -61,8 +61,7 @@ def parse_fused(op: str, n_inputs: int, attrs: dict) -> tuple[str, bool, bool]:
 def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
     a, b = inputs[0], inputs[1]
     if op != "_FusedMatMul" and a.dtype == b.dtype == "int32":
-        # exact int32 products need integer accumulation, which these float programs do not have yet
-        raise GLFallback(f"{op} on int32 runs on the numpy reference (exact, wrapping like TF)")
+        return [_int_matmul(gl, op, a, b, attrs, len(inputs))]
     if a.dtype != "float32" or b.dtype != "float32":
         raise UnsupportedDTypeError(f"{op} takes float32 inputs, got {a.dtype} and {b.dtype}")
     ta, tb = bool(attrs.get("transpose_a", False)), bool(attrs.get("transpose_b", False))
@@ -110,6 +109,20 @@ def batch_matmul(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict
     section, style = ("packed", "texel") if packed else ("generic", "element")
     return [gl.run("matmul.glsl", section, style, args, out_shape, "float32", defines=defines, uniforms=uniforms,
                    libs=[MATH, ("lib/activation.glsl", None)], packed=packed if packed else None, label=op)]
+
+
+def _int_matmul(gl: ProgramRunner, op: str, a: GLTensor, b: GLTensor, attrs: dict, n_inputs: int) -> GLTensor:
+    """int32 x int32 in integer arithmetic, one output element per lane: exact for every int32 value
+    (a float program would round products above 2^24) and wrapping mod 2^32 like TF."""
+    if n_inputs != 2:
+        raise AttributeValueError(f"{op} takes 2 inputs, got {n_inputs}")
+    ta, tb = bool(attrs.get("transpose_a", False)), bool(attrs.get("transpose_b", False))
+    out_shape, m, k, n = matmul_shapes(a.shape, b.shape, ta, tb)
+    batch = out_shape[:-2]
+    args = {"A": Arg(a, view=batch_view(a.view, batch), elem=True), "B": Arg(b, view=batch_view(b.view, batch), elem=True)}
+    defines = [("TA", str(int(ta))), ("TB", str(int(tb))), ("HAS_BIAS", "0"), ("ACT", "0"), ("BIAS_TB", "0")]
+    return gl.run("matmul.glsl", "generic_int", "element", args, out_shape, "int32", defines=defines,
+                  uniforms={"K": k, "N": n}, libs=[MATH, ("lib/activation.glsl", None)], label=op)
 
 
 def constant_vector_buffer(gl: ProgramRunner, t: GLTensor, n: int) -> object:

@@ -243,3 +243,22 @@ float value(int c[OUT_R]) {
     return activate(v, vec4(0.0)).x;
 #endif
 }
+
+//@section generic_int
+// int32 x int32 (index arithmetic in a graph: Range/Shape products): exact products accumulated in
+// int, whose overflow keeps the low 32 bits (GLSL's rule), so the result wraps mod 2^32 as TF's does.
+int value(int c[OUT_R]) {
+    int ac[OUT_R] = c;
+    int bc[OUT_R] = c;
+    int m = c[OUT_R - 2];
+    int n = c[OUT_R - 1];
+    int acc = 0;
+    for (int k = 0; k < K; ++k) {
+        ac[OUT_R - 2] = TA != 0 ? k : m;
+        ac[OUT_R - 1] = TA != 0 ? m : k;
+        bc[OUT_R - 2] = TB != 0 ? n : k;
+        bc[OUT_R - 1] = TB != 0 ? k : n;
+        acc += A_elem(ac) * B_elem(bc);
+    }
+    return acc;
+}
