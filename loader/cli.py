@@ -254,8 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
                      help="an input (default: random inputs from the signature)")
     cmp.add_argument("--backend", default="gl", choices=["gl", "glfw", "numpy"])
-    cmp.add_argument("--reference", default="numpy", choices=["numpy", "gl"],
-                     help="the backend compared against (default: numpy, our reference kernels)")
+    cmp.add_argument("--reference", default="numpy", choices=["numpy", "gl", "tf"],
+                     help="what to compare against (default: numpy, our reference kernels; tf: TensorFlow running "
+                          "the same graph, when TensorFlow is installed)")
+    cmp.add_argument("--tf", dest="reference", action="store_const", const="tf", help="same as --reference tf")
     cmp.add_argument("--tol", type=float, default=1e-5, help="relative error counted as more than noise")
     cmp.add_argument("--growth", type=float, default=4.0,
                      help="report a node only when its relative error is this many times its inputs'")

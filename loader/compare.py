@@ -5,7 +5,8 @@ first node whose error *grows*: a node whose output differs from the reference b
 noise relative to its own magnitude, while its inputs did not.  Both models are loaded with
 ``optimize=False`` so every node of the file is reachable and the comparison speaks in the file's
 node names; the reference is our numpy backend (float64-free, the same kernels' semantics written
-in numpy), so a difference found here is a GL-kernel difference.
+in numpy), so a difference found here is a GL-kernel difference, or TensorFlow itself running the same
+graph (``--tf``, loader/tf_reference.py), which finds where our kernels' semantics part from TF's.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float, str]:
     return err, (scale or 1.0), ""
 
 
-def compare_models(model: GraphModel, reference: GraphModel, inputs: Any, chunk: int = 64) -> list[NodeDiff]:
+def compare_models(model: GraphModel, reference: Any, inputs: Any, chunk: int = 64) -> list[NodeDiff]:
     """Every computed tensor of `model` against `reference`, in execution order."""
     order = [n for n in model.graph.schedule([parse_input(o.name)[0][0] for o in model.outputs
                                               if parse_input(o.name)[0] is not None])
@@ -128,11 +129,19 @@ def first_divergences(diffs: list[NodeDiff], tol: float = 1e-5, growth: float = 
 
 def compare(model_path: Any, inputs: Any = None, backend: Any = "gl", reference: Any = "numpy",
             tol: float = 1e-5, growth: float = 4.0, limit: int = 5) -> tuple[list[NodeDiff], list[NodeDiff]]:
-    """Load `model_path` on both backends (names or Backend objects) and compare every node; returns
-    (all diffs, first divergences)."""
+    """Load `model_path` on both backends (names or Backend objects; reference="tf": TensorFlow running
+    the same graph, loader/tf_reference.py) and compare every node; returns (all diffs, first divergences)."""
     from .layers.model import load_model      # graph or layers model, by the file's format
     model = load_model(model_path, backend=backend, optimize=False)
-    ref = load_model(model_path, backend=reference, optimize=False)
+    if reference == "tf":
+        from .tf_reference import TFReference
+        try:
+            ref: Any = TFReference(model)
+        except BaseException:
+            model.dispose()
+            raise
+    else:
+        ref = load_model(model_path, backend=reference, optimize=False)
     try:
         feeds = model.example_inputs() if inputs is None else inputs
         diffs = compare_models(model, ref, feeds)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from loader import load_graph_model
 from loader.cli import example_model_dir, main
@@ -51,3 +52,20 @@ def test_cli(capsys):
     assert main(["compare", str(example_model_dir())]) == 0
     out = capsys.readouterr().out
     assert "compared" in out and "no node adds more than float32 noise" in out
+
+
+def test_compare_against_tensorflow_or_say_how_to_get_it():
+    """--tf runs the same graph in TensorFlow; without TensorFlow installed it says what to install."""
+    from pathlib import Path
+
+    from loader.compare import compare
+    from loader.errors import ModelLoadError
+    seg = Path(__file__).resolve().parent / "fixtures" / "seg" / "seg_depthwise_bilinear"
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        with pytest.raises(ModelLoadError, match="pip install 'tensorflow-cpu"):
+            compare(seg, backend="numpy", reference="tf")
+        return
+    diffs, first = compare(seg, backend="numpy", reference="tf")
+    assert len(diffs) >= 70 and not first, [d.format() for d in first]      # every node, within float32 noise
