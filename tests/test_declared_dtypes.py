@@ -53,9 +53,8 @@ NOT_MAPPED = {
     "HashTable", "HashTableV2", "IFFT", "IRFFT", "Imag",
     "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
     "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "RFFT",
-    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "Real", "SimpleMLCreateModelResource",
-    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams",
-    "StringSplit", "StringToHashBucketFast"}
+    "Real", "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle",
+    "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast"}
 
 
 def test_converter_op_coverage():
