@@ -44,7 +44,8 @@ DYNAMIC_GRAPH_OPS = CONTROL_FLOW_OPS | TENSOR_ARRAY_OPS | TENSOR_LIST_OPS | FUNC
 # ops whose output shape depends on the data (they run on the numpy side, as in TF.js)
 DATA_DEPENDENT_OPS = {"NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5",
                       "Where", "Unique", "UniqueV2", "ListDiff", "SparseToDense", "SparseFillEmptyRows",
-                      "SparseReshape", "SparseSegmentSum", "SparseSegmentMean"}
+                      "SparseReshape", "SparseSegmentSum", "SparseSegmentMean", "RaggedRange", "RaggedGather",
+                      "RaggedTensorToTensor"}
 
 
 class _Dead:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from gpu_backend.dtypes import normalize_dtype
+from gpu_backend.errors import AttributeValueError
+from gpu_backend.reference.ragged import partition_types
 from gpu_backend.reference.random import PhiloxStream
 
 from .graph import Node
@@ -784,3 +786,43 @@ def _complex_unary(node: Node, p: Params) -> KernelCall:
 @maps("RFFT", "IRFFT", params=(1,))
 def _real_fft(node: Node, p: Params) -> KernelCall:
     return KernelCall(node.op, [0], {"fft_length": p.ints(1)})
+
+
+# -- ragged tensors: host kernels (gpu_backend/reference/ragged.py); every input is data, since the kernels
+# size their outputs from the partitions' values.  TF's int64 splits are int32 here.
+@maps("RaggedRange", outputs=2)
+def _ragged_range(node: Node, p: Params) -> KernelCall:
+    return KernelCall("RaggedRange", [0, 1, 2])
+
+
+def _ragged_gather_outputs(node: Node) -> int:
+    """OUTPUT_RAGGED_RANK splits + the values.  Without the attribute (a hand-made graph) the indices are
+    taken to be a vector, whose output has as many splits as params; the kernel refuses other indices."""
+    rank = node.attr("OUTPUT_RAGGED_RANK")
+    return (rank if isinstance(rank, int) else len(node.inputs) - 2) + 1
+
+
+@maps("RaggedGather", outputs=_ragged_gather_outputs)
+def _ragged_gather(node: Node, p: Params) -> KernelCall:
+    """The PARAMS_RAGGED_RANK splits come first, then the values and the indices; both ranks are passed on
+    so the kernel can check them against the inputs it is given (TF aborts on a wrong OUTPUT_RAGGED_RANK)."""
+    splits = len(node.inputs) - 2
+    if splits < 1:
+        raise MappingError(f"RaggedGather needs at least one params_nested_splits input, values and indices; got "
+                           f"{len(node.inputs)} inputs")
+    declared = node.attr("PARAMS_RAGGED_RANK", splits)
+    if declared != splits:
+        raise MappingError(f"PARAMS_RAGGED_RANK is {declared!r} but the node has {splits} splits inputs")
+    return KernelCall("RaggedGather", data(node), {"PARAMS_RAGGED_RANK": splits,
+                                                   "OUTPUT_RAGGED_RANK": _ragged_gather_outputs(node) - 1})
+
+
+@maps("RaggedTensorToTensor")
+def _ragged_tensor_to_tensor(node: Node, p: Params) -> KernelCall:
+    """row_partition_types is checked here, so a graph using a partition type TF's kernel cannot handle
+    either (ROW_LENGTHS, ...) fails at load time naming the node, not at its first run."""
+    try:
+        types = partition_types("RaggedTensorToTensor", node.attr("row_partition_types"), len(node.inputs) - 3)
+    except AttributeValueError as exc:
+        raise MappingError(str(exc).removeprefix("RaggedTensorToTensor: ")) from None
+    return KernelCall("RaggedTensorToTensor", data(node), {"row_partition_types": types})

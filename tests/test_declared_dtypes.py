@@ -51,9 +51,8 @@ def test_declared_dtypes_follow_the_op_def():
 NOT_MAPPED = {
     "HashTable", "HashTableV2", "InitializeTable", "InitializeTableV2", "LookupTableFind",
     "LookupTableFindV2", "LookupTableImport", "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2",
-    "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "SimpleMLCreateModelResource",
-    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace",
-    "StringNGrams", "StringSplit", "StringToHashBucketFast"}
+    "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle",
+    "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast"}
 
 
 def test_converter_op_coverage():

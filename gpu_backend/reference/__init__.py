@@ -25,3 +25,4 @@ from . import transform  # noqa: F401
 from . import spectral  # noqa: F401
 from . import sparse  # noqa: F401
 from . import random  # noqa: F401
+from . import ragged  # noqa: F401
