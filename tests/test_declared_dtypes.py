@@ -49,10 +49,7 @@ def test_declared_dtypes_follow_the_op_def():
 # Converter ops with no mapping yet (issue 11 lists them); the test fails when one is added without
 # being removed here, or when a mapped op goes missing.
 NOT_MAPPED = {
-    "Complex", "ComplexAbs", "FFT",
-    "HashTable", "HashTableV2", "IFFT", "IRFFT", "Imag",
-    "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
-    "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "RFFT",
+    "Complex", "ComplexAbs", "FFT", "IFFT", "IRFFT", "Imag", "RFFT",
     "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "Real", "SimpleMLCreateModelResource",
     "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams",
     "StringSplit", "StringToHashBucketFast"}
