@@ -27,6 +27,7 @@ from gpu_backend.registry import HOST_KERNELS
 from .errors import GraphError, UnsupportedOpError
 from .executor import GRAPH_OPS, Executor, arity_problem, NodeError, NodePlan, NotStatic, RunStats, Value
 from .graph import Graph, Node, TensorRef, function_graph
+from .tables import TABLE_OPS
 
 Ctx = tuple[tuple[str, int], ...]
 CONTROL_FLOW_OPS = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "RefSwitch", "RefMerge",
@@ -161,6 +162,7 @@ class DynamicExecutor(Executor):
         sub = DynamicExecutor(graph, self.consts, self.backend, self.strict, self.max_iterations,
                               backend_kernels=self.backend_kernels)
         sub.resident = self.resident
+        sub.tables = self.tables             # one model, one set of hash tables
         sub.profiler = self.profiler
         sub._functions = self._functions
         try:
@@ -223,6 +225,16 @@ class DynamicExecutor(Executor):
                     v.dev = None
             stats.wall_ms = (time.perf_counter() - t_start) * 1e3
             self.last_stats = stats
+
+    def run_for_effects(self, targets: list[str]) -> None:
+        """Run what `targets` need, fetching nothing (a model initializer with control flow)."""
+        if any(t not in self.plans for t in targets):
+            self.plan(targets)
+        run = _Run(self, {}, self._needed(targets), DynamicStats())
+        try:
+            run.execute()
+        finally:
+            run.sweep()
 
     def run_values(self, feeds: dict[str, Any], fetch: list[TensorRef], stats: "DynamicStats") -> list[Value]:
         """Run and return the fetched values themselves (device handles stay on the device and now
@@ -453,6 +465,8 @@ class _Run:
             return [DEAD, vals[0]] if bool(pred.reshape(-1)[0]) else [vals[0], DEAD]  # type: ignore[list-item]
         if op == "LoopCond":
             return [Value(host=self._host(vals[0]))]
+        if op in TABLE_OPS:
+            return self.ex.table_op(node, vals, self.stats)
         if op in GRAPH_OPS:
             return self._graph_op(node, vals)
         if op in TENSOR_ARRAY_OPS:
@@ -470,6 +484,8 @@ class _Run:
             v = self.ex.resident.get(node.name)
             return [v if v is not None else Value(host=self.ex.consts[node.name])]
         if op in ("Placeholder", "PlaceholderWithDefault"):
+            if node.name in self.ex.bound:       # a table handle the model initializer made
+                return [Value(obj=self.ex.bound[node.name])]
             if node.name in self.feeds:
                 fed = self.feeds[node.name]
                 return [fed if isinstance(fed, Value) else Value(host=fed)]

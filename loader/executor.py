@@ -9,6 +9,9 @@ Placement, decided once at load:
   * "fallback" nodes have no kernel on that backend and run on the numpy reference, inputs read back.
 A node whose input is a host-only dtype (string, complex64: gpu_backend/dtypes.py) runs on the host
 whatever its placement: those values never go to a backend.
+Hash-table ops (loader/tables.py) are graph ops too: they read and fill the tables of the model's
+TableScope (`self.tables`, shared with the model's initializer graph) and pass the table itself
+between nodes as Value.obj; their keys and values are host arrays.
 Weights feeding device nodes are uploaded once at load and stay resident.  Every other device tensor
 is disposed as soon as its last consumer has run (reference counts over the schedule).
 """
@@ -33,10 +36,12 @@ from .declared_types import declared_arity, declared_dtypes
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
 from .graph import Graph, Node, TensorRef
 from .op_mapping import OPS, KernelCall, MappingError, Params
+from .tables import CREATE_OPS, TABLE_OPS, HashTable, TableError, TableScope, run_table_op
 
 # Ops handled by the executor itself.
 GRAPH_OPS = {"Const", "Placeholder", "PlaceholderWithDefault", "Identity", "IdentityN", "Snapshot", "StopGradient",
-             "NoOp", "Shape", "ShapeN", "Size", "Rank", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
+             "NoOp", "Shape", "ShapeN", "Size", "Rank", "EnsureShape", "Print", "CheckNumerics",
+             "PreventGradient"} | TABLE_OPS
 PASS_THROUGH = {"Identity", "Snapshot", "StopGradient", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
 HOST_SIZE_LIMIT = 4096   # host constants up to this many values keep downstream arithmetic on the host
 
@@ -62,7 +67,7 @@ class Value:
     dev: TensorHandle | None = None
     resident: bool = False      # model weights: never disposed by a run
     refs: int = 0
-    obj: Any = None             # a TensorArray / TensorList (dynamic graphs)
+    obj: Any = None             # a TensorArray / TensorList (dynamic graphs), a HashTable (loader/tables.py)
     feed: bool = False          # a model input (its values differ from run to run)
 
     @property
@@ -128,6 +133,8 @@ class Executor:
         self.fallback_types: Counter[str] = Counter()
         self.profiler: Profiler | None = None     # set by GraphModel.profile()
         self._declared: dict[str, Any] = {}        # node -> declared output dtypes (None: not declared)
+        self.tables = TableScope()                 # the model's hash tables (GraphModel shares it)
+        self.bound: dict[str, HashTable] = {}      # resource placeholders -> the table they stand for
 
     # -- planning --------------------------------------------------------------------------
     def plan(self, targets: list[str]) -> None:
@@ -386,10 +393,16 @@ class Executor:
         finally:
             self._tape = None
 
-    def _run_nodes(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef], tape: Any) -> list[np.ndarray]:
+    def run_for_effects(self, targets: list[str]) -> None:
+        """Run the nodes `targets` need, fetching nothing (the model initializer: its table imports)."""
+        self.plan(targets)
+        self._run_nodes({}, [], None, tuple(targets))
+
+    def _run_nodes(self, feeds: dict[str, np.ndarray], fetch: list[TensorRef], tape: Any,
+                   targets: tuple[str, ...] | None = None) -> list[np.ndarray]:
         t0 = time.perf_counter()
         stats = RunStats()
-        targets = tuple(dict.fromkeys(n for n, _ in fetch))
+        targets = targets or tuple(dict.fromkeys(n for n, _ in fetch))
         plans, uses = self.schedule(targets, tuple(fetch))
         values: dict[TensorRef, Value] = {}
         prof = self.profiler
@@ -445,6 +458,9 @@ class Executor:
         if v.feed and self._tape is not None:
             self._tape.invalid = "an input's values are used on the CPU (an op runs on them there)"
         if v.host is None:
+            if v.dev is None and v.obj is not None:
+                raise NodeError(f"a {type(v.obj).__name__} is a resource, not a tensor: it has no value to fetch "
+                                "or compute with")
             assert v.dev is not None
             v.host = self.backend.read(v.dev)
             stats.readbacks += 1
@@ -468,6 +484,11 @@ class Executor:
     def _run_node(self, plan: NodePlan, feeds: dict[str, np.ndarray], values: dict[TensorRef, Value],
                   uses: dict[TensorRef, int], stats: RunStats) -> None:
         node = plan.node
+        if node.op in TABLE_OPS:
+            args = [self._input(values, node, i) for i in range(len(node.inputs))]
+            for k, v in enumerate(self.table_op(node, args, stats)):
+                self._store(values, uses, node, k, v)
+            return
         if plan.kind == "graph":
             self._run_graph_op(node, feeds, values, uses)
             return
@@ -497,6 +518,27 @@ class Executor:
                 if self.strict:
                     raise NodeError(msg)
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)
+
+    def table_op(self, node: Node, inputs: list[Value], stats: RunStats) -> list[Value]:
+        """Run one hash-table op (both executors come here): HashTable(V2) yields its table of the
+        model's scope as Value.obj; the others take the table from input 0 and host arrays for the rest."""
+        try:
+            if node.op in CREATE_OPS:
+                return [Value(obj=self.tables.handle(node))]
+            table = inputs[0].obj if inputs else None
+            if not isinstance(table, HashTable):
+                raise NodeError(f"node {node.name!r} ({node.op}): input 0 is not a hash table handle "
+                                f"(it comes from {node.inputs[0][0] if node.inputs else 'nowhere'!r})")
+            if self._tape is not None:
+                # the table is state outside the recorded GL commands: a replay would reuse this run's lookups
+                self._tape.invalid = f"node {node.name!r} ({node.op}) reads a hash table on the host"
+            arrays = [self._host(v, stats) for v in inputs[1:]]
+            results = [Value(host=a) for a in run_table_op(node, table, arrays)]
+        except TableError as exc:
+            raise NodeError(f"node {node.name!r} ({node.op}): {exc}") from None
+        stats.host_kernels += 1
+        self._check_dtypes(node, results)
+        return results
 
     def compute(self, plan: NodePlan, inputs: list[Value], stats: RunStats, small_host: bool = False) -> list[Value]:
         """Run one kernel node on its input values; returns its output values.
@@ -559,7 +601,9 @@ class Executor:
             v = self.resident.get(node.name) or Value(host=self.consts[node.name])
             self._store(values, uses, node, 0, v)
         elif op in ("Placeholder", "PlaceholderWithDefault"):
-            if node.name in feeds:
+            if node.name in self.bound:          # a table handle the model initializer made
+                v = Value(obj=self.bound[node.name])
+            elif node.name in feeds:
                 v = Value(host=feeds[node.name], feed=True)
             elif op == "PlaceholderWithDefault":
                 v = self._input(values, node, 0)

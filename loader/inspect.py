@@ -12,7 +12,7 @@ from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, gra
 from .executor import Executor
 from .folding import prepare_graph
 from .graph import Graph, parse_input
-from .model import GraphModel, output_nodes, weights_summary
+from .model import GraphModel, graph_constants, output_nodes, weights_summary
 from .model_json import ModelArtifacts, TensorInfo, parse_any_model_json
 from .sources import ModelSource, resolve_source
 from .weights import load_weights
@@ -80,7 +80,7 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     probe = GraphModel.__new__(GraphModel)        # reuse the signature logic without a backend
     probe.artifacts = artifacts
     probe.graph = Graph.from_topology(artifacts.topology)
-    consts = probe._constants(weights)
+    consts = graph_constants(probe.graph, weights)
     ops_before = {name: n.op for name, n in probe.graph.nodes.items()}
     merged = Counter(ops_before[name] for name in prepare_graph(probe.graph, consts, output_nodes(artifacts)))
     inputs, outputs = probe._signature()

@@ -19,11 +19,12 @@ from gpu_backend.errors import UnsupportedDTypeError
 
 from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
-from .executor import Executor
+from .executor import PASS_THROUGH, Executor
 from .folding import prepare_graph
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .sources import ModelSource, resolve_source
+from .tables import CREATE_OPS, HashTable, TableScope
 from .weights import load_weights
 
 
@@ -33,10 +34,11 @@ class LoadTimes:
     weights_ms: float
     plan_ms: float
     upload_ms: float
+    init_ms: float = 0.0        # running the model initializer (filling hash tables)
 
     @property
     def total_ms(self) -> float:
-        return self.read_ms + self.weights_ms + self.plan_ms + self.upload_ms
+        return self.read_ms + self.weights_ms + self.plan_ms + self.upload_ms + self.init_ms
 
 
 def _make_backend(backend: Backend | str | None) -> tuple[Backend, bool]:
@@ -64,7 +66,7 @@ class GraphModel:
         self.backend = backend
         self._owns_backend = owns_backend
         self.graph = Graph.from_topology(artifacts.topology)
-        consts = self._constants(weights)
+        consts = graph_constants(self.graph, weights)
         # nodes folded into others (their names can no longer be fetched with execute())
         self.merged_nodes = prepare_graph(self.graph, consts, output_nodes(artifacts), optimize)
         self.inputs, self.outputs = self._signature()
@@ -79,7 +81,10 @@ class GraphModel:
         t1 = time.perf_counter()
         self.executor.upload_weights()
         t2 = time.perf_counter()
-        self.load_times = LoadTimes(times["read"], times["weights"], (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+        self._run_initializer(weights)
+        t3 = time.perf_counter()
+        self.load_times = LoadTimes(times["read"], times["weights"], (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                                    (t3 - t2) * 1e3)
         self.weight_specs = artifacts.weight_specs()
         # what save() writes back: the model.json and decoded weights as loaded
         self.source_artifacts = artifacts
@@ -101,28 +106,43 @@ class GraphModel:
                           quantize_weights=quantize_weights, **http_options)
 
     # -- construction helpers --------------------------------------------------------------
-    def _constants(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        consts: dict[str, np.ndarray] = {}
-        for node in self.graph.nodes.values():
-            if node.op != "Const":
-                continue
-            if node.name in weights:
-                value = weights[node.name]
-            else:
-                value = _inline_tensor(node.attr("value"), node.name)
-            consts[node.name] = _const_array(value, f"constant {node.name!r}")
-        # constants inside library functions (the bodies of If / While): the converter moves their
-        # values to the weights under the same node names
-        from .graph import decode_attr
-        for fdef in self.graph.functions.values():
-            for raw in fdef.get("nodeDef", []) or []:
-                if raw.get("op") != "Const" or raw["name"] in consts:
-                    continue
-                value = weights.get(raw["name"])
-                if value is None:
-                    value = _inline_tensor(decode_attr((raw.get("attr") or {}).get("value", {}), raw["name"]), raw["name"])
-                consts[raw["name"]] = _const_array(value, f"constant {raw['name']!r}")
-        return consts
+    def _run_initializer(self, weights: dict[str, np.ndarray]) -> None:
+        """Run model.json's `modelInitializer` graph once, as TF.js's executeInitializerGraph does: its
+        HashTable nodes create tables in this model's scope and its imports fill them.  Main-graph
+        HashTable nodes of the same name then resolve to those tables; DT_RESOURCE inputs of the
+        signature (the converter's TF2 form) are bound to the initializer output of the same
+        resourceId, so callers never feed them."""
+        init = self.artifacts.initializer or {}
+        resource_inputs = self.resource_inputs
+        if not init.get("node"):
+            if resource_inputs:
+                raise ModelLoadError(f"signature input(s) {', '.join(t.name for t in resource_inputs)} are resources "
+                                     "(hash tables) but model.json has no modelInitializer graph that makes them")
+            return
+        graph = Graph.from_topology(init)
+        consts = graph_constants(graph, weights)
+        strict = self.executor.strict
+        ex = (DynamicExecutor(graph, consts, self.backend, strict=strict) if graph_is_dynamic(graph)
+              else Executor(graph, consts, self.backend, strict=strict))
+        ex.tables = self.executor.tables
+        controlled = {c for n in graph.nodes.values() for c in n.control}
+        sinks = [n for n in graph.nodes if not graph.consumers[n] and n not in controlled]
+        try:
+            ex.run_for_effects(sinks)
+        except ModelLoadError as exc:
+            raise type(exc)(f"the model initializer (modelInitializer) failed: {exc}") from exc
+        finally:
+            ex.close()
+        by_id: dict[int, HashTable] = {}
+        for out in self.artifacts.initializer_outputs:
+            if out.resource_id is not None:
+                by_id[out.resource_id] = _table_behind(graph, out, ex.tables)
+        for t in resource_inputs:
+            table = by_id.get(t.resource_id) if t.resource_id is not None else None
+            if table is None:
+                raise ModelLoadError(f"signature input {t.name} is a resource (resourceId {t.resource_id}) that no "
+                                     "output of initializerSignature provides")
+            self.executor.bound[parse_input(t.name)[0][0]] = table  # type: ignore[index]
 
     def _signature(self) -> tuple[list[TensorInfo], list[TensorInfo]]:
         a = self.artifacts
@@ -148,7 +168,10 @@ class GraphModel:
             ref, _ = parse_input(t.name)
             if ref is None or ref[0] not in self.graph.nodes:
                 raise GraphError(f"the signature names tensor {t.name!r} ({t.key}), which is not in the graph")
-        return inputs, outputs
+        # table handles the initializer provides (loader/tables.py) are not the caller's to feed
+        self.resource_inputs = [t for t in inputs
+                                if t.dtype in ("DT_RESOURCE", "resource") or t.resource_id is not None]
+        return [t for t in inputs if t not in self.resource_inputs], outputs
 
     # -- running ---------------------------------------------------------------------------
     def predict(self, inputs: Any) -> dict[str, np.ndarray]:
@@ -202,6 +225,9 @@ class GraphModel:
                 feeds[t.key] = np.zeros(shape, np.float32) if zeros else rng.standard_normal(shape).astype(np.float32)
             elif t.dtype == "int32":
                 feeds[t.key] = np.zeros(shape, np.int32) if zeros else rng.integers(0, 10, shape).astype(np.int32)
+            elif t.dtype == "string":                # e.g. the keys of a hash-table lookup
+                feeds[t.key] = np.full(shape, b"", object) if zeros else np.array(
+                    [str(v).encode() for v in rng.integers(0, 10, shape).reshape(-1)], object).reshape(shape)
             else:
                 feeds[t.key] = np.zeros(shape, np.bool_) if zeros else rng.random(shape) > 0.5
         return feeds
@@ -382,6 +408,46 @@ def _identity_index(name: str) -> int:
     if node.startswith("Identity_") and node[9:].isdigit():
         return int(node[9:])
     return 1 << 30
+
+
+def graph_constants(graph: Graph, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The value of every Const of `graph` (the main graph or the initializer): from the weights, or
+    inline in model.json."""
+    consts: dict[str, np.ndarray] = {}
+    for node in graph.nodes.values():
+        if node.op != "Const":
+            continue
+        if node.name in weights:
+            value = weights[node.name]
+        else:
+            value = _inline_tensor(node.attr("value"), node.name)
+        consts[node.name] = _const_array(value, f"constant {node.name!r}")
+    # constants inside library functions (the bodies of If / While): the converter moves their
+    # values to the weights under the same node names
+    from .graph import decode_attr
+    for fdef in graph.functions.values():
+        for raw in fdef.get("nodeDef", []) or []:
+            if raw.get("op") != "Const" or raw["name"] in consts:
+                continue
+            value = weights.get(raw["name"])
+            if value is None:
+                value = _inline_tensor(decode_attr((raw.get("attr") or {}).get("value", {}), raw["name"]), raw["name"])
+            consts[raw["name"]] = _const_array(value, f"constant {raw['name']!r}")
+    return consts
+
+
+def _table_behind(graph: Graph, info: TensorInfo, scope: TableScope) -> HashTable:
+    """The table an initializer output hands out: follow Identity nodes back to its HashTable node."""
+    ref = parse_input(info.name)[0]
+    node = graph.nodes.get(ref[0]) if ref is not None else None
+    k = ref[1] if ref is not None else 0
+    while node is not None and (node.op in PASS_THROUGH or node.op == "IdentityN") and k < len(node.inputs):
+        src, k = node.inputs[k if node.op == "IdentityN" else 0]
+        node = graph.nodes[src]
+    if node is None or node.op not in CREATE_OPS:
+        raise ModelLoadError(f"initializerSignature output {info.name} (resourceId {info.resource_id}) is not "
+                             "a hash table made by the initializer graph")
+    return scope.handle(node)
 
 
 def _fmt_shape(shape: tuple[int, ...] | None) -> str:

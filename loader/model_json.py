@@ -70,6 +70,7 @@ class TensorInfo:
     name: str
     dtype: str
     shape: tuple[int, ...] | None   # None: unknown rank; -1: unknown dim
+    resource_id: int | None = None  # a DT_RESOURCE entry: which initializer output it is (a hash table)
 
 
 @dataclass
@@ -82,7 +83,8 @@ class ModelArtifacts:
     generated_by: str = ""
     converted_by: str = ""
     user_metadata: dict[str, Any] = field(default_factory=dict)
-    initializer: dict[str, Any] | None = None
+    initializer: dict[str, Any] | None = None       # modelInitializer: a GraphDef run once at load (tables)
+    initializer_outputs: list[TensorInfo] = field(default_factory=list)   # initializerSignature.outputs
     source: str = ""
     raw: dict[str, Any] | None = field(default=None, repr=False)   # the parsed model.json, for saving
 
@@ -208,7 +210,11 @@ def _parse_signature(sig: Any, which: str) -> list[TensorInfo]:
             raise ModelFormatError(f"model.json: '{path}.dtype' must be a string such as 'DT_FLOAT', "
                                    f"got {_short(dtype_raw)}")
         dtype = TF_DTYPES.get(dtype_raw, dtype_raw)
-        out.append(TensorInfo(key, name, dtype, parse_shape_proto(info.get("tensorShape"), path + ".tensorShape")))
+        rid = info.get("resourceId")
+        if rid is not None and json_int(rid) is None:
+            raise ModelFormatError(f"model.json: '{path}.resourceId' must be an integer, got {_short(rid)}")
+        out.append(TensorInfo(key, name, dtype, parse_shape_proto(info.get("tensorShape"), path + ".tensorShape"),
+                              json_int(rid) if rid is not None else None))
     return out
 
 
@@ -367,9 +373,14 @@ def parse_any_model_json(data: bytes | str, where: str = "model.json") -> ModelA
     _check_library(topology.get("library"))
     groups = _parse_manifest(obj)
     sig = obj.get("signature")
+    init = obj.get("modelInitializer")
+    if init is not None:
+        if not isinstance(init, dict) or not isinstance(init.get("node", []), list):
+            raise ModelFormatError("model.json: 'modelInitializer' must be a GraphDef object with a 'node' list")
+        _check_nodes(init.get("node") or [], "modelInitializer.node")
     return ModelArtifacts(
         format=fmt, topology=topology, weight_groups=groups,
         inputs=_parse_signature(sig, "inputs"), outputs=_parse_signature(sig, "outputs"),
         generated_by=str(obj.get("generatedBy", "")), converted_by=str(obj.get("convertedBy", "")),
-        user_metadata=obj.get("userDefinedMetadata") or {}, initializer=obj.get("modelInitializer"), source=where,
-        raw=obj)
+        user_metadata=obj.get("userDefinedMetadata") or {}, initializer=init,
+        initializer_outputs=_parse_signature(obj.get("initializerSignature"), "outputs"), source=where, raw=obj)

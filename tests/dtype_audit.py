@@ -16,6 +16,8 @@ CHECKED = {"float32", "int32", "bool"}
 
 
 def model_inputs(folder: Path, model: Any) -> Any:
+    if (folder / "inputs.json").exists():         # models with string inputs: {tensor name: list}
+        return json.loads((folder / "inputs.json").read_text())
     if (folder / "inputs.npz").exists():
         with np.load(folder / "inputs.npz") as z:
             return {k: z[k] for k in z.files}

@@ -49,8 +49,6 @@ def test_declared_dtypes_follow_the_op_def():
 # Converter ops with no mapping yet (issue 11 lists them); the test fails when one is added without
 # being removed here, or when a mapped op goes missing.
 NOT_MAPPED = {
-    "HashTable", "HashTableV2", "InitializeTable", "InitializeTableV2", "LookupTableFind",
-    "LookupTableFindV2", "LookupTableImport", "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2",
     "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle",
     "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast"}
 
