@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dtypes import TF_DTYPES, normalize_dtype
-from .errors import AttributeValueError, ShapeError
+from .errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 
 
 def single_int(value: object, op: str, name: str) -> int:
@@ -139,3 +139,26 @@ def projective_shapes(op: str, images: Sequence[int], transforms: Sequence[int],
     if min(hw) < 0:
         raise AttributeValueError(f"{op}: output dimensions must be non-negative, got {hw}")
     return hw[0], hw[1]
+
+
+_I32 = np.iinfo(np.int32)
+
+
+def int_tensor(op: str, name: str, a: np.ndarray, ndim: int | None = None) -> np.ndarray:
+    """An integer input (of the given rank, when one is required) as int64, so that position arithmetic
+    on it cannot wrap (the sparse and ragged host kernels' indices, splits and shapes)."""
+    if a.dtype.kind not in "iu":
+        raise UnsupportedDTypeError(f"{op}: {name} must be an integer tensor, got {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        what = {0: "a scalar", 1: "a vector", 2: "a matrix"}.get(ndim, f"of rank {ndim}")
+        raise ShapeError(f"{op}: {name} must be {what} (rank {ndim}), got shape {list(a.shape)}")
+    return a.astype(np.int64)
+
+
+def index_int32(op: str, name: str, a: np.ndarray) -> np.ndarray:
+    """TF's int64 indices / splits / shapes as this runtime's int32, refusing values that do not fit
+    rather than wrapping them."""
+    if a.size and (a.min() < _I32.min or a.max() > _I32.max):
+        raise ShapeError(f"{op}: {name} has values in [{a.min()}, {a.max()}], outside the int32 range this "
+                         "runtime uses for TF's int64 indices")
+    return a.astype(np.int32)

@@ -8,7 +8,6 @@ come back as this project's int32.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 
 import model_builder as mb
-from gpu_backend.dtypes import to_backend_array
+from golden_io import Golden, load_golden
 from gpu_backend.errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from gpu_backend.numpy_backend import run_reference
 from gpu_backend.registry import GL_KERNELS, HOST_KERNELS
@@ -57,15 +56,8 @@ ERRORS: dict[str, tuple[str, str]] = {
 }
 
 
-def golden(case: str) -> tuple[str, list[np.ndarray], dict, list[np.ndarray] | None, str | None]:
-    """(op, inputs narrowed as the loader narrows them, attrs, TF's outputs or None, TF's error or None)."""
-    with np.load(GOLDENS) as z:
-        n_in = sum(1 for k in z.files if k.startswith(f"{case}/in"))
-        n_out = sum(1 for k in z.files if k.startswith(f"{case}/out"))
-        inputs = [to_backend_array(z[f"{case}/in{i}"]) for i in range(n_in)]
-        outs = [z[f"{case}/out{k}"] for k in range(n_out)] if n_out else None
-        error = str(z[f"{case}/error"]) if f"{case}/error" in z.files else None
-        return str(z[f"{case}/op"]), inputs, json.loads(str(z[f"{case}/attrs"])), outs, error
+def golden(case: str) -> Golden:
+    return load_golden(GOLDENS, case)
 
 
 def test_goldens_cover_each_op_with_results_and_refusals():

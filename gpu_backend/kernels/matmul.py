@@ -121,7 +121,7 @@ def _int_matmul(gl: ProgramRunner, op: str, a: GLTensor, b: GLTensor, attrs: dic
     batch = out_shape[:-2]
     args = {"A": Arg(a, view=batch_view(a.view, batch), elem=True), "B": Arg(b, view=batch_view(b.view, batch), elem=True)}
     defines = [("TA", str(int(ta))), ("TB", str(int(tb))), ("HAS_BIAS", "0"), ("ACT", "0"), ("BIAS_TB", "0")]
-    return gl.run("matmul.glsl", "generic_int", "element", args, out_shape, "int32", defines=defines,
+    return gl.run("matmul.glsl", "generic", "element", args, out_shape, "int32", defines=defines,
                   uniforms={"K": k, "N": n}, libs=[MATH, ("lib/activation.glsl", None)], label=op)
 
 

@@ -28,30 +28,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..op_checks import index_int32, int_tensor
 from ..registry import host_kernel
 
 _I32 = np.iinfo(np.int32)
 # RaggedTensorToTensor's row_partition_types: the ones TF's kernel handles, and the ones it names but refuses
 PARTITION_TYPES = ("FIRST_DIM_SIZE", "VALUE_ROWIDS", "ROW_SPLITS")
 _TF_REFUSES = ("ROW_LENGTHS", "ROW_STARTS", "ROW_LIMITS")
-
-
-def _int_tensor(op: str, name: str, a: np.ndarray, ndim: int | None = None) -> np.ndarray:
-    """An integer input (of the given rank, when one is required), as int64 so position arithmetic cannot wrap."""
-    if a.dtype.kind not in "iu":
-        raise UnsupportedDTypeError(f"{op}: {name} must be an integer tensor, got {a.dtype}")
-    if ndim is not None and a.ndim != ndim:
-        what = {0: "a scalar", 1: "a vector"}[ndim]
-        raise ShapeError(f"{op}: {name} must be {what} (rank {ndim}), got shape {list(a.shape)}")
-    return a.astype(np.int64)
-
-
-def _int32(op: str, name: str, a: np.ndarray) -> np.ndarray:
-    """int64 -> int32 (this project's index dtype), refusing rather than wrapping values that do not fit."""
-    if a.size and (a.min() < _I32.min or a.max() > _I32.max):
-        raise ShapeError(f"{op}: {name} has values in [{a.min()}, {a.max()}], outside the int32 range this "
-                         "runtime uses for int64 splits")
-    return a.astype(np.int32)
 
 
 def _splits_of(lengths: np.ndarray) -> np.ndarray:
@@ -136,8 +119,8 @@ def ragged_range(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndar
     else:
         k = np.arange(int(splits[-1]), dtype=np.int64) - splits[row]
         # exact, then int32: the values lie between a start and a limit, so they fit whenever those do
-        values = _int32(op, "rt_dense_values", starts.astype(np.int64)[row] + k * deltas.astype(np.int64)[row])
-    return [_int32(op, "rt_nested_splits", splits), values]
+        values = index_int32(op, "rt_dense_values", starts.astype(np.int64)[row] + k * deltas.astype(np.int64)[row])
+    return [index_int32(op, "rt_nested_splits", splits), values]
 
 
 # ----------------------------------------------------------------------------- RaggedGather
@@ -164,11 +147,11 @@ def ragged_gather(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.nda
         if got is not None and got != want:
             raise AttributeValueError(f"{op}: {key} is {got!r} but the inputs make it {want} ({ragged} params "
                                       f"splits, indices of rank {indices_in.ndim})")
-    splits = [_int_tensor(op, f"params_nested_splits[{k}]", s, 1) for k, s in enumerate(splits_in)]
+    splits = [int_tensor(op, f"params_nested_splits[{k}]", s, 1) for k, s in enumerate(splits_in)]
     if len({s.dtype for s in splits_in}) != 1:
         raise UnsupportedDTypeError(f"{op}: params_nested_splits must share one dtype (Tsplits), got "
                                     f"{', '.join(str(s.dtype) for s in splits_in)}")
-    indices = _int_tensor(op, "indices", indices_in)
+    indices = int_tensor(op, "indices", indices_in)
     flat = indices.reshape(-1)
     nparams = splits[0].shape[0] - 1
     bad = np.flatnonzero((flat < 0) | (flat >= nparams))
@@ -205,7 +188,7 @@ def ragged_gather(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.nda
             starts, ends = splits[k + 1][picked], splits[k + 1][picked + 1]
     if indices.ndim == 0:                                   # one row: its own partition is not an output
         out_splits = out_splits[1:]
-    return [_int32(op, "output_nested_splits", s) for s in out_splits] + [values[picked]]
+    return [index_int32(op, "output_nested_splits", s) for s in out_splits] + [values[picked]]
 
 
 # ----------------------------------------------------------------------------- RaggedTensorToTensor
@@ -240,7 +223,7 @@ def partition_types(op: str, types: Sequence[str | bytes] | None, count: int | N
 def _out_shape(op: str, shape_in: np.ndarray, rank: int, inner: tuple[int, ...]) -> list[int]:
     """The requested shape as a list of length rank (-1: take it from the data), checked against the values'
     uniform inner dimensions, which cannot be padded or truncated."""
-    shape = _int_tensor(op, "shape", shape_in)
+    shape = int_tensor(op, "shape", shape_in)
     if shape.ndim > 1:
         raise ShapeError(f"{op}: shape must be a scalar or a vector, got shape {list(shape.shape)}")
     if shape.ndim == 0:
@@ -263,7 +246,7 @@ def _out_shape(op: str, shape_in: np.ndarray, rank: int, inner: tuple[int, ...])
 def _level(op: str, kind: str, k: int, part: np.ndarray, parents: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One ragged partition of `parents` elements: (row of each child, its column in that row, row lengths)."""
     name = f"row_partition_tensors[{k}] ({kind})"
-    p = _int_tensor(op, name, part, 1)
+    p = int_tensor(op, name, part, 1)
     if kind == "ROW_SPLITS":
         if p.size == 0:
             raise ShapeError(f"{op}: {name} is empty; row splits hold at least one entry")
@@ -318,7 +301,7 @@ def ragged_tensor_to_tensor(op: str, inputs: list[np.ndarray], attrs: dict) -> l
         raise UnsupportedDTypeError(f"{op}: row_partition_tensors must share one dtype (Tindex), got "
                                     f"{', '.join(str(p.dtype) for p in parts)}")
     if types[0] == "FIRST_DIM_SIZE":
-        n = int(_int_tensor(op, "row_partition_tensors[0] (FIRST_DIM_SIZE)", parts[0], 0))
+        n = int(int_tensor(op, "row_partition_tensors[0] (FIRST_DIM_SIZE)", parts[0], 0))
         if n < 0:
             raise ShapeError(f"{op}: FIRST_DIM_SIZE is {n}; a number of rows must be >= 0")
         levels = list(zip(range(1, len(parts)), types[1:], parts[1:]))

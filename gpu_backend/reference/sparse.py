@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..op_checks import index_int32, int_tensor
 from ..registry import host_kernel
 
-_I32 = np.iinfo(np.int32)
 _I64_MAX = np.iinfo(np.int64).max
 
 
@@ -32,24 +32,6 @@ def _arity(op: str, inputs: list[np.ndarray], names: tuple[str, ...]) -> list[np
     if len(inputs) != len(names):
         raise ShapeError(f"{op} takes {len(names)} inputs [{', '.join(names)}], got {len(inputs)}")
     return [np.asarray(a) for a in inputs]
-
-
-def _ints(op: str, name: str, a: np.ndarray, ndim: int) -> np.ndarray:
-    """An integer input of the given rank, as int64 (so sums and products of coordinates cannot wrap)."""
-    if a.dtype.kind not in "iu":
-        raise UnsupportedDTypeError(f"{op}: {name} must be an integer tensor, got {a.dtype}")
-    if a.ndim != ndim:
-        what = {0: "a scalar", 1: "a vector", 2: "a matrix"}[ndim]
-        raise ShapeError(f"{op}: {name} must be {what} (rank {ndim}), got shape {list(a.shape)}")
-    return a.astype(np.int64)
-
-
-def _int32(op: str, name: str, a: np.ndarray) -> np.ndarray:
-    """int64 -> int32 (this project's index dtype), refusing rather than wrapping values that do not fit."""
-    if a.size and (a.min() < _I32.min or a.max() > _I32.max):
-        raise ShapeError(f"{op}: {name} has values in [{a.min()}, {a.max()}], outside the int32 range this "
-                         "runtime uses for int64 indices")
-    return a.astype(np.int32)
 
 
 # ----------------------------------------------------------------------------- SparseFillEmptyRows
@@ -64,8 +46,8 @@ def sparse_fill_empty_rows(op: str, inputs: list[np.ndarray], attrs: dict) -> li
     input entry i went (what the gradient needs).  Only the row coordinate is checked, as in TF.
     """
     indices, values, dense_shape, default = _arity(op, inputs, ("indices", "values", "dense_shape", "default_value"))
-    idx = _ints(op, "indices", indices, 2)
-    shape = _ints(op, "dense_shape", dense_shape, 1)
+    idx = int_tensor(op, "indices", indices, 2)
+    shape = int_tensor(op, "dense_shape", dense_shape, 1)
     if values.ndim != 1:
         raise ShapeError(f"{op}: values must be a vector, got shape {list(values.shape)}")
     if default.ndim != 0:
@@ -110,7 +92,7 @@ def sparse_fill_empty_rows(op: str, inputs: list[np.ndarray], attrs: dict) -> li
     out_idx[row_start[empty_rows], 0] = empty_rows
     out_val = np.full(total, default, values.dtype)
     out_val[reverse] = values
-    return [_int32(op, "output_indices", out_idx), out_val, empty.copy(), _int32(op, "reverse_index_map", reverse)]
+    return [index_int32(op, "output_indices", out_idx), out_val, empty.copy(), index_int32(op, "reverse_index_map", reverse)]
 
 
 # ----------------------------------------------------------------------------- SparseReshape
@@ -158,9 +140,9 @@ def sparse_reshape(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.nd
     truncating division, which is what TF's kernel does with a (meaningless) negative position.
     """
     indices, input_shape, new_shape = _arity(op, inputs, ("input_indices", "input_shape", "new_shape"))
-    idx = _ints(op, "input_indices", indices, 2)
-    old = _ints(op, "input_shape", input_shape, 1).tolist()
-    new = _ints(op, "new_shape", new_shape, 1).tolist()
+    idx = int_tensor(op, "input_indices", indices, 2)
+    old = int_tensor(op, "input_shape", input_shape, 1).tolist()
+    new = int_tensor(op, "new_shape", new_shape, 1).tolist()
     if idx.shape[1] != len(old):
         raise ShapeError(f"{op}: input_indices give {idx.shape[1]} coordinates per entry but input_shape {old} "
                          f"has rank {len(old)}")
@@ -172,9 +154,9 @@ def sparse_reshape(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.nd
     if dense_size > _I64_MAX:
         raise ShapeError(f"{op}: input_shape {old} holds {dense_size} dense values, more than int64 can index")
     out_shape = _new_shape(op, dense_size, old, new)
-    shape_out = _int32(op, "output_shape", np.array(out_shape, np.int64))
+    shape_out = index_int32(op, "output_shape", np.array(out_shape, np.int64))
     if out_shape == old:
-        return [_int32(op, "output_indices", idx), shape_out]
+        return [index_int32(op, "output_indices", idx), shape_out]
     if dense_size == 0:
         if idx.shape[0]:
             raise ShapeError(f"{op}: {idx.shape[0]} entries cannot be re-indexed from input_shape {old} to "
@@ -187,7 +169,7 @@ def sparse_reshape(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.nd
         q = np.abs(rest) // stride * np.sign(rest)      # truncating division, as in C
         out[:, d] = q
         rest = rest - q * stride
-    return [_int32(op, "output_indices", out), shape_out]
+    return [index_int32(op, "output_indices", out), shape_out]
 
 
 # ----------------------------------------------------------------------------- SparseSegmentSum / Mean
@@ -236,8 +218,8 @@ def sparse_segment_reduce(op: str, inputs: list[np.ndarray], attrs: dict) -> lis
     allowed = "f" if op == "SparseSegmentMean" else "fiu"
     if data.dtype.kind not in allowed:
         raise UnsupportedDTypeError(f"{op}: data must be {'float' if allowed == 'f' else 'numeric'}, got {data.dtype}")
-    idx = _ints(op, "indices", indices, 1)
-    ids = _ints(op, "segment_ids", segment_ids, 1)
+    idx = int_tensor(op, "indices", indices, 1)
+    ids = int_tensor(op, "segment_ids", segment_ids, 1)
     if idx.size != ids.size:
         raise ShapeError(f"{op}: {idx.size} indices but {ids.size} segment_ids; they pair up one to one")
     n = ids.size

@@ -219,13 +219,15 @@ vec4 compute(int c[OUT_R]) {
 }
 
 //@section generic
-// Any layout (the unpacked fallback): one output value per call, one k at a time.
-float value(int c[OUT_R]) {
+// Any layout (the unpacked fallback): one output value per call, one k at a time. With int32 operands
+// (index arithmetic: Range/Shape products) the sum is exact int arithmetic, whose overflow keeps the low
+// 32 bits (GLSL's rule), so it wraps mod 2^32 as TF's int32 MatMul does; no epilogue then.
+OUT_SCALAR value(int c[OUT_R]) {
     int ac[OUT_R] = c;
     int bc[OUT_R] = c;
     int m = c[OUT_R - 2];
     int n = c[OUT_R - 1];
-    float acc = 0.0;
+    OUT_SCALAR acc = OUT_SCALAR(0);
     for (int k = 0; k < K; ++k) {
         ac[OUT_R - 2] = TA != 0 ? k : m;
         ac[OUT_R - 1] = TA != 0 ? m : k;
@@ -233,6 +235,9 @@ float value(int c[OUT_R]) {
         bc[OUT_R - 1] = TB != 0 ? k : n;
         acc += A_elem(ac) * B_elem(bc);
     }
+#if OUT_INT
+    return acc;
+#else
     vec4 v = vec4(acc);
 #if HAS_BIAS
     v += vec4(Bias_elem(c));
@@ -242,23 +247,5 @@ float value(int c[OUT_R]) {
 #else
     return activate(v, vec4(0.0)).x;
 #endif
-}
-
-//@section generic_int
-// int32 x int32 (index arithmetic in a graph: Range/Shape products): exact products accumulated in
-// int, whose overflow keeps the low 32 bits (GLSL's rule), so the result wraps mod 2^32 as TF's does.
-int value(int c[OUT_R]) {
-    int ac[OUT_R] = c;
-    int bc[OUT_R] = c;
-    int m = c[OUT_R - 2];
-    int n = c[OUT_R - 1];
-    int acc = 0;
-    for (int k = 0; k < K; ++k) {
-        ac[OUT_R - 2] = TA != 0 ? k : m;
-        ac[OUT_R - 1] = TA != 0 ? m : k;
-        bc[OUT_R - 2] = TB != 0 ? n : k;
-        bc[OUT_R - 1] = TB != 0 ? k : n;
-        acc += A_elem(ac) * B_elem(bc);
-    }
-    return acc;
+#endif
 }
