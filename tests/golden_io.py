@@ -21,3 +21,12 @@ def load_golden(path: Path, case: str) -> Golden:
         outs = [z[f"{case}/out{k}"] for k in range(n_out)] if n_out else None
         error = str(z[f"{case}/error"]) if f"{case}/error" in z.files else None
         return str(z[f"{case}/op"]), inputs, json.loads(str(z[f"{case}/attrs"])), outs, error
+
+
+def coverage(path: Path, cases: list[str], ops: object) -> dict[str, dict[str, int]]:
+    """{op: {"ok": recorded results, "error": recorded refusals}} over `cases`."""
+    by_op: dict[str, dict[str, int]] = {op: {"ok": 0, "error": 0} for op in ops}  # type: ignore[attr-defined]
+    for case in cases:
+        op, _, _, _, error = load_golden(path, case)
+        by_op[op]["error" if error else "ok"] += 1
+    return by_op

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import model_builder as mb
-from golden_io import Golden, load_golden
+from golden_io import Golden, coverage, load_golden
 from gpu_backend.errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from gpu_backend.numpy_backend import run_reference
 from gpu_backend.registry import GL_KERNELS, HOST_KERNELS
@@ -61,10 +61,7 @@ def golden(case: str) -> Golden:
 
 
 def test_goldens_cover_each_op_with_results_and_refusals():
-    by_op: dict[str, dict[str, int]] = {op: {"ok": 0, "error": 0} for op in OPS}
-    for case in CASES:
-        op, _, _, _, error = golden(case)
-        by_op[op]["error" if error else "ok"] += 1
+    by_op = coverage(GOLDENS, CASES, OPS)
     assert all(c["ok"] >= 4 and c["error"] >= 3 for c in by_op.values()), by_op
     assert {c for c in CASES if golden(c)[4]} == set(ERRORS)
 
