@@ -3,6 +3,7 @@ is `<case>/op`, `<case>/in<i>`, `<case>/attrs` (JSON) and `<case>/out<k>` or `<c
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,9 @@ def load_golden(path: Path, case: str) -> Golden:
         return str(z[f"{case}/op"]), inputs, json.loads(str(z[f"{case}/attrs"])), outs, error
 
 
-def coverage(path: Path, cases: list[str], ops: object) -> dict[str, dict[str, int]]:
+def coverage(path: Path, cases: list[str], ops: Iterable[str]) -> dict[str, dict[str, int]]:
     """{op: {"ok": recorded results, "error": recorded refusals}} over `cases`."""
-    by_op: dict[str, dict[str, int]] = {op: {"ok": 0, "error": 0} for op in ops}  # type: ignore[attr-defined]
+    by_op: dict[str, dict[str, int]] = {op: {"ok": 0, "error": 0} for op in ops}
     for case in cases:
         op, _, _, _, error = load_golden(path, case)
         by_op[op]["error" if error else "ok"] += 1
