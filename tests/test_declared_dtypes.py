@@ -54,8 +54,7 @@ NOT_MAPPED = {
     "InitializeTable", "InitializeTableV2", "LookupTableFind", "LookupTableFindV2", "LookupTableImport",
     "LookupTableImportV2", "LookupTableSize", "LookupTableSizeV2", "RFFT",
     "RaggedGather", "RaggedRange", "RaggedTensorToTensor", "Real", "SimpleMLCreateModelResource",
-    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle", "StaticRegexReplace", "StringNGrams",
-    "StringSplit", "StringToHashBucketFast"}
+    "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle"}
 
 
 def test_converter_op_coverage():

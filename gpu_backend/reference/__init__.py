@@ -24,3 +24,4 @@ from . import quantize  # noqa: F401
 from . import transform  # noqa: F401
 from . import sparse  # noqa: F401
 from . import random  # noqa: F401
+from . import strings  # noqa: F401
