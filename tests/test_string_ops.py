@@ -384,3 +384,40 @@ def test_an_unsupported_pattern_is_refused_at_load_naming_the_node(tmp_path):
                                                       {"y": ("Identity:0", [-1], "string")}))
     with pytest.raises(ModelLoadError, match=r"rx.*RE2 has no lookaround"):
         load_graph_model(mb.write(tmp_path / "bad", doc, files), backend="numpy", strict=True)
+
+
+# ----------------------------------------------------------------- a model made by tensorflowjs_converter
+
+CONVERTED = Path(__file__).parent / "fixtures" / "strings" / "regex_hash_embedding"
+
+
+@pytest.mark.parametrize("backend", ["gl", "numpy"])
+def test_converted_text_model_matches_tensorflow(request, backend):
+    """fixtures/make_string_fixture.py: regex_replace -> to_hash_bucket_fast -> an embedding GatherV2 ->
+    Mean, Mul, AddV2, and a v1 string_split, as the real converter wrote them.  Every numeric node here
+    descends from host values only (the hash ids and constants), so the executor's rule for host-computed
+    values keeps them on the host as well; the hand-off to a device op is the graph test's above."""
+    b = request.getfixturevalue("gl") if backend == "gl" else request.getfixturevalue("ref")
+    model = load_graph_model(CONVERTED, backend=b, strict=True)
+    try:
+        for op in ("StaticRegexReplace", "StringToHashBucketFast", "StringSplit"):
+            assert model.placement()[op] == {"host": 1}, model.placement()
+        with np.load(CONVERTED / "inputs.npz") as z:
+            feeds = {k: z[k] for k in z.files}
+        with np.load(CONVERTED / "expected.npz") as z:
+            want = {k: z[k] for k in z.files}
+        got = model.predict(feeds)
+        assert set(got) == set(want)
+        for name, w in want.items():
+            g = got[name]
+            assert g.shape == w.shape, name
+            if w.dtype.kind == "S":
+                assert g.dtype == object and g.tolist() == w.tolist(), name
+            elif w.dtype.kind == "f":
+                np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=name)
+            else:
+                assert g.dtype == np.int32, (name, g.dtype)        # TF's int64 ids, indices and shape
+                np.testing.assert_array_equal(g, w, err_msg=name)
+        assert model.executor.last_stats.fallback_kernels == 0
+    finally:
+        model.dispose()
