@@ -826,3 +826,67 @@ def _ragged_tensor_to_tensor(node: Node, p: Params) -> KernelCall:
     except AttributeValueError as exc:
         raise MappingError(str(exc).removeprefix("RaggedTensorToTensor: ")) from None
     return KernelCall("RaggedTensorToTensor", data(node), {"row_partition_types": types})
+
+
+# -- strings: host kernels (gpu_backend/reference/strings.py).  String tensors never leave the host;
+# int64 outputs (split indices/shapes, bucket ids, n-gram splits) are int32 here.  Attributes are
+# checked at load so a bad one is reported with its node, before any input arrives.
+def _text(node: Node, name: str, default: str | None = None) -> bytes:
+    """A string attribute as bytes: the model.json decoder gives str for UTF-8 text, bytes otherwise."""
+    v = node.attr(name, default)
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    if isinstance(v, bytes):
+        return v
+    raise MappingError(f"attribute {name} must be a string, got {v!r}")
+
+
+def _flag(node: Node, name: str, default: bool) -> bool:
+    v = node.attr(name, default)
+    if not isinstance(v, bool):
+        raise MappingError(f"attribute {name} must be a bool, got {v!r}")
+    return v
+
+
+@maps("StaticRegexReplace")
+def _static_regex_replace(node: Node, p: Params) -> KernelCall:
+    """The pattern is translated (RE2 -> Python re) here, so an unsupported one fails at load."""
+    from gpu_backend.errors import AttributeValueError
+    from gpu_backend.reference.strings import translate_re2
+    pattern = _text(node, "pattern")
+    try:
+        translate_re2(pattern)
+    except AttributeValueError as exc:
+        raise MappingError(str(exc)) from None
+    return KernelCall("StaticRegexReplace", [0], {"pattern": pattern, "rewrite": _text(node, "rewrite"),
+                                                  "replace_global": _flag(node, "replace_global", True)})
+
+
+@maps("StringToHashBucketFast")
+def _string_to_hash_bucket_fast(node: Node, p: Params) -> KernelCall:
+    buckets = node.attr("num_buckets")
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 1:
+        raise MappingError(f"num_buckets must be an int >= 1, got {buckets!r}")
+    return KernelCall("StringToHashBucketFast", [0], {"num_buckets": buckets})
+
+
+@maps("StringSplit", outputs=3)
+def _string_split(node: Node, p: Params) -> KernelCall:
+    """The delimiter is an input tensor (data, usually a constant); the kernel reads it per call."""
+    return KernelCall("StringSplit", [0, 1], {"skip_empty": _flag(node, "skip_empty", True)})
+
+
+@maps("StringNGrams", outputs=2)
+def _string_ngrams(node: Node, p: Params) -> KernelCall:
+    widths = node.attr("ngram_widths", [])
+    if not isinstance(widths, list) or not all(isinstance(w, int) and not isinstance(w, bool) for w in widths):
+        raise MappingError(f"ngram_widths must be a list of ints, got {widths!r}")
+    if any(w <= 0 for w in widths):
+        raise MappingError(f"ngram_widths must contain positive values, got {widths}")
+    pad_width = node.attr("pad_width")
+    if not isinstance(pad_width, int) or isinstance(pad_width, bool):
+        raise MappingError(f"pad_width must be an int, got {pad_width!r}")
+    return KernelCall("StringNGrams", [0, 1], {
+        "separator": _text(node, "separator", " "), "ngram_widths": widths, "left_pad": _text(node, "left_pad"),
+        "right_pad": _text(node, "right_pad"), "pad_width": pad_width,
+        "preserve_short_sequences": _flag(node, "preserve_short_sequences", False)})

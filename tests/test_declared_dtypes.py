@@ -49,8 +49,7 @@ def test_declared_dtypes_follow_the_op_def():
 # Converter ops with no mapping yet (issue 11 lists them); the test fails when one is added without
 # being removed here, or when a mapped op goes missing.
 NOT_MAPPED = {
-    "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle",
-    "StaticRegexReplace", "StringNGrams", "StringSplit", "StringToHashBucketFast"}
+    "SimpleMLCreateModelResource", "SimpleMLInferenceOpWithHandle", "SimpleMLLoadModelFromPathWithHandle"}
 
 
 def test_converter_op_coverage():

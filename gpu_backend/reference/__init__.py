@@ -26,3 +26,4 @@ from . import spectral  # noqa: F401
 from . import sparse  # noqa: F401
 from . import random  # noqa: F401
 from . import ragged  # noqa: F401
+from . import strings  # noqa: F401
