@@ -87,3 +87,58 @@ def declared_arity(node: Node) -> int | None:
         else:
             total += 1
     return total
+
+
+def declared_input_dtypes(node: Node) -> list[str | None] | None:
+    """The dtype TF's OpDef requires of each data input, from the node's own attributes (None where the
+    op leaves it open), or None when the op has no recorded OpDef or the inputs cannot be expanded."""
+    spec = _op_defs()["op_defs"].get(node.op)
+    if spec is None or not spec.get("inputs") or "type_attr" not in spec["inputs"][0]:
+        return None
+    defaults = spec.get("type_defaults", {})
+    out: list[str | None] = []
+    for arg in spec["inputs"]:
+        if arg["type_list_attr"]:
+            types = node.attr(arg["type_list_attr"])
+            if not isinstance(types, list):
+                return None
+            out += [t if isinstance(t, str) else None for t in types]
+            continue
+        if arg["type"]:
+            dtype: str | None = _tf_name(arg["type"])
+        elif arg["type_attr"]:
+            value = node.attr(arg["type_attr"])
+            if value is None and arg["type_attr"] in defaults:
+                value = _tf_name(defaults[arg["type_attr"]])
+            dtype = value if isinstance(value, str) else None
+        else:
+            dtype = None
+        count = 1
+        if arg["number_attr"]:
+            n = node.attr(arg["number_attr"])
+            if not isinstance(n, int):
+                return None
+            count = n
+        out += [dtype] * count
+    return out
+
+
+def input_dtype_problems(nodes: dict[str, Node]) -> list[str]:
+    """Every data edge whose producer declares another dtype than its consumer's OpDef requires there:
+    a graph that contradicts itself, found at load (before anything runs) and reported at the consumer.
+    Only what both ends declare is compared; dtypes are this runtime's (int64 counts as int32)."""
+    problems = []
+    for node in nodes.values():
+        wants = declared_input_dtypes(node)
+        if wants is None or len(wants) != len(node.inputs):
+            continue
+        for i, ((src, k), want) in enumerate(zip(node.inputs, wants)):
+            producer = nodes.get(src)
+            if want is None or want == "resource" or producer is None:
+                continue
+            have = declared_dtypes(producer)
+            if not have or k >= len(have) or have[k] is None or have[k] == want:
+                continue
+            problems.append(f"  {node.name} ({node.op}): input {i} ({src}:{k}, {producer.op}) is declared {have[k]} "
+                            f"but {node.op} takes {want} there")
+    return problems

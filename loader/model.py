@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from gpu_backend.api import Backend
 from gpu_backend.dtypes import HOST_DTYPES, normalize_dtype, to_backend_array, to_host_array
 from gpu_backend.errors import UnsupportedDTypeError
 
+from .declared_types import input_dtype_problems
 from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import PASS_THROUGH, Executor
@@ -66,6 +68,7 @@ class GraphModel:
         self.backend = backend
         self._owns_backend = owns_backend
         self.graph = Graph.from_topology(artifacts.topology)
+        self._check_declared_inputs(strict)
         consts = graph_constants(self.graph, weights)
         # nodes folded into others (their names can no longer be fetched with execute())
         self.merged_nodes = prepare_graph(self.graph, consts, output_nodes(artifacts), optimize)
@@ -106,6 +109,19 @@ class GraphModel:
                           quantize_weights=quantize_weights, **http_options)
 
     # -- construction helpers --------------------------------------------------------------
+    def _check_declared_inputs(self, strict: bool) -> None:
+        """Each edge's declared dtype against what its consumer's OpDef takes, before anything runs:
+        strict=True refuses a file that contradicts itself, otherwise one warning lists every edge."""
+        problems = input_dtype_problems(self.graph.nodes)
+        if not problems:
+            return
+        msg = (f"{len(problems)} edge(s) of the graph carry a dtype their consumer does not take (the model file "
+               "contradicts itself):\n" + "\n".join(problems))
+        if strict:
+            raise GraphError(msg)
+        warnings.warn(msg + "\n(strict=False: running it anyway; every node's outputs are still checked)",
+                      RuntimeWarning, stacklevel=4)
+
     def _run_initializer(self, weights: dict[str, np.ndarray]) -> None:
         """Run model.json's `modelInitializer` graph once, as TF.js's executeInitializerGraph does: its
         HashTable nodes create tables in this model's scope and its imports fill them.  Main-graph

@@ -84,12 +84,18 @@ def _int_graph(tmp_path, first_op: dict) -> Path:
 def test_a_dtype_the_graph_does_not_declare_is_reported_at_its_node(tmp_path):
     import numpy as np
     from loader import load_graph_model
-    from loader.executor import NodeError
     # 'mm' is a Cast to float32 (as declared); 'add' declares T=int32 but adds two float32s
     folder = _int_graph(tmp_path, {"name": "mm", "op": "Cast", "input": ["w"],
                                    "attr": {"SrcT": {"type": "DT_INT32"}, "DstT": {"type": "DT_FLOAT"}}})
-    model = load_graph_model(folder, backend="numpy", strict=True)
-    with pytest.raises(NodeError, match="'add' \\(AddV2\\) output 0 is float32 but the graph declares int32"):
+    # at load, the edge that contradicts its consumer's OpDef: strict refuses the file, naming the node
+    from loader.errors import GraphError
+    with pytest.raises(GraphError, match=r"add \(AddV2\): input 0 \(mm:0, Cast\) is declared float32 but AddV2 "
+                                         r"takes int32 there"):
+        load_graph_model(folder, backend="numpy", strict=True)
+    # not strict: one warning at load, and the run-time check names the node whose output disagrees
+    with pytest.warns(RuntimeWarning, match="contradicts itself"):
+        model = load_graph_model(folder, backend="numpy")
+    with pytest.warns(RuntimeWarning, match="'add' \\(AddV2\\) output 0 is float32 but the graph declares int32"):
         model.predict(np.ones((2, 3), np.int32))
     model.dispose()
 
