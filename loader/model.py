@@ -19,6 +19,7 @@ from gpu_backend.dtypes import HOST_DTYPES, normalize_dtype, to_backend_array, t
 from gpu_backend.errors import UnsupportedDTypeError
 
 from .declared_types import input_dtype_problems
+from .tables import TABLE_OPS
 from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import PASS_THROUGH, Executor
@@ -327,12 +328,13 @@ class GraphModel:
     # -- introspection ---------------------------------------------------------------------
     def placement(self) -> dict[str, Counter]:
         """{op type: Counter of where its nodes run: gl / numpy fallback / host (shape arithmetic on small
-        tensors, host kernels, strings and complex numbers) / graph}."""
+        tensors, host kernels, strings and complex numbers, hash tables) / graph}."""
         where = {"device": getattr(self.backend, "name", "device"), "fallback": "numpy fallback",
                  "host": "host", "graph": "graph"}
         out: dict[str, Counter] = {}
         for plan in self.executor.plans.values():
-            out.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
+            kind = "host" if plan.node.op in TABLE_OPS else plan.kind      # the executor runs them on the host
+            out.setdefault(plan.node.op, Counter())[where[kind]] += 1
         return dict(sorted(out.items()))
 
     def summary(self) -> str:

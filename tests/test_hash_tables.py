@@ -12,7 +12,7 @@ import pytest
 
 import model_builder as mb
 from loader import load_graph_model
-from loader.errors import ModelLoadError
+from loader.errors import GraphError, ModelLoadError
 from loader.executor import NodeError
 
 TABLES = Path(__file__).resolve().parent / "fixtures" / "tables"
@@ -62,7 +62,7 @@ def test_converted_tables_match_tensorflow(name, backend, gl):
         got = _by_key(model, model.predict(rev))
         _check(got, {k: (v[::-1] if v.ndim else v) for k, v in want.items()})
         placement = model.placement()
-        assert set(placement["LookupTableFindV2"]) == {"graph"}            # run by the executor, on the host
+        assert set(placement["LookupTableFindV2"]) == {"host"}             # run by the executor, on the host
         if backend == "gl":
             numeric = {"vocab": "Cast", "ids": "Mul", "v1_vocab": "Cast"}[name]
             assert placement[numeric] == {"gl": 1}, placement
@@ -277,8 +277,27 @@ def test_errors_name_the_node_and_what_tf_would_refuse(tmp_path, case, match):
         kw = {"keys": KEYS.reshape(1, 3), "values": VALUES.reshape(1, 3), "init_ops": ("InitializeTableV2",)}
     elif case == "uninitialised":
         kw = {"with_init": False}
+    folder = _main_graph_model(tmp_path, False, **kw)
+    if case in LOAD_TIME:
+        # the file itself contradicts the node's Tin/Tout: strict refuses it at load; otherwise the table
+        # check at run time names the node
+        with pytest.raises(GraphError, match=LOAD_TIME[case]):
+            _run(folder, x)
+        with pytest.warns(RuntimeWarning, match="contradicts itself"), pytest.raises(NodeError, match=match):
+            _run(folder, x, strict=False)
+        return
     with pytest.raises(NodeError, match=match):
-        _run(_main_graph_model(tmp_path, False, **kw), x)
+        _run(folder, x)
+
+
+LOAD_TIME = {
+    "key_dtype": r"find \(LookupTableFindV2\): input 1 \(x:0, Placeholder\) is declared int32 but "
+                 r"LookupTableFindV2 takes string there",
+    "default_dtype": r"find \(LookupTableFindV2\): input 2 \(default:0, Const\) is declared float32 but "
+                     r"LookupTableFindV2 takes int32 there",
+    "tout": r"find \(LookupTableFindV2\): input 2 \(default:0, Const\) is declared int32 but "
+            r"LookupTableFindV2 takes float32 there",
+}
 
 
 def test_a_failed_initialisation_leaves_the_table_uninitialised(tmp_path):
