@@ -344,7 +344,7 @@ def _plain_bytes(spec: WeightSpec, value: np.ndarray) -> bytes:
             b = s if isinstance(s, bytes) else str(s).encode("utf-8")
             out += np.uint32(len(b)).astype("<u4").tobytes() + b
         return bytes(out)
-    np_dtype = {"float32": "<f4", "int32": "<i4", "bool": "u1", "uint8": "u1"}.get(spec.dtype)
+    np_dtype = {"float32": "<f4", "int32": "<i4", "bool": "u1", "uint8": "u1", "complex64": "<c8"}.get(spec.dtype)
     if np_dtype is None:
         raise SaveError(f"weight {spec.name!r} has dtype {spec.dtype!r}, which save() cannot write")
     return np.ascontiguousarray(value, dtype=np_dtype).tobytes()

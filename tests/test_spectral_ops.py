@@ -83,3 +83,19 @@ def test_complex_weights_into_float_math_on_gl(tmp_path, gl):
     assert model.placement()["ComplexAbs"] == {"host": 1} and model.placement()["AddV2"] == {"gl": 1}
     model.dispose()
     np.testing.assert_allclose(got, x + np.abs(w), rtol=1e-6, atol=1e-6)
+
+
+def test_a_model_with_complex_weights_saves_and_loads_back(tmp_path):
+    rng = np.random.default_rng(4)
+    w = (rng.standard_normal((3,)) + 1j * rng.standard_normal((3,))).astype(np.complex64)
+    nodes = [mb.const("w", "complex64"),
+             {"name": "r", "op": "Real", "input": ["w"], "attr": {"T": {"type": "DT_COMPLEX64"}, "Tout": {"type": "DT_FLOAT"}}},
+             {"name": "Identity", "op": "Identity", "input": ["r"], "attr": {"T": {"type": "DT_FLOAT"}}}]
+    doc, files = mb.model_json(nodes, {"w": w}, mb.signature({}, {"y": ("Identity:0", [3], "float32")}))
+    model = load_graph_model(mb.write(tmp_path / "a", doc, files), backend="numpy", strict=True)
+    model.save(tmp_path / "b")
+    model.dispose()
+    again = load_graph_model(tmp_path / "b", backend="numpy", strict=True)
+    np.testing.assert_array_equal(again.predict({})["Identity:0"], w.real)
+    np.testing.assert_array_equal(again.executor.consts["w"], w)
+    again.dispose()
