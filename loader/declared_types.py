@@ -116,8 +116,8 @@ def declared_input_dtypes(node: Node) -> list[str | None] | None:
         count = 1
         if arg["number_attr"]:
             n = node.attr(arg["number_attr"])
-            if not isinstance(n, int):
-                return None
+            if not isinstance(n, int) or not 0 <= n <= len(node.inputs):
+                return None           # a count the node's inputs cannot have: the arity check reports it
             count = n
         out += [dtype] * count
     return out

@@ -315,7 +315,7 @@ def test_other_requested_dtypes_map_to_float32_and_int32(tmp_path, dtype, tout):
 def test_integer_dtype_for_a_float_op_is_refused_at_load(tmp_path):
     nodes = [mb.const("shape", "int32"),
              {"name": "u", "op": "RandomUniform", "input": ["shape"], "attr": {"dtype": _dt("DT_INT32"), **_seeds(1, 1)}},
-             mb.op("Identity", "Identity", ["u"])]
+             mb.op("Identity", "Identity", ["u"], T=_dt("DT_INT32"))]
     doc, files = mb.model_json(nodes, {"shape": shape(2)}, mb.signature({}, {"u": ("Identity:0", [2], "int32")}))
     with pytest.raises(UnsupportedOpError, match="RandomUniform with dtype='int32' is not supported"):
         load_graph_model(mb.write(tmp_path / "bad", doc, files), backend="numpy", strict=True)
@@ -325,7 +325,7 @@ def test_graph_error_names_the_node(tmp_path):
     nodes = [mb.const("shape", "int32"), mb.const("lo", "int32"), mb.const("hi", "int32"),
              {"name": "ints", "op": "RandomUniformInt", "input": ["shape", "lo", "hi"],
               "attr": {"Tout": _dt("DT_INT32"), "T": _dt("DT_INT32"), **_seeds(1, 1)}},
-             mb.op("Identity", "Identity", ["ints"])]
+             mb.op("Identity", "Identity", ["ints"], T=_dt("DT_INT32"))]
     doc, files = mb.model_json(nodes, {"shape": shape(2), "lo": np.array(4, I32), "hi": np.array(4, I32)},
                                mb.signature({}, {"i": ("Identity:0", [2], "int32")}))
     model = load_graph_model(mb.write(tmp_path / "err", doc, files), backend="numpy", strict=True)
