@@ -15,6 +15,7 @@ attribute combinations, cases, passes per backend, known failures) come from
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,28 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "differential.npz"
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 # ops whose later outputs are TF's own scratch values, not results a graph can consume:
-# FusedBatchNormV3 (inference) returns reserve spaces whose contents TF leaves implementation-defined.
-COMPARED_OUTPUTS: dict[str, int] = {"FusedBatchNormV3": 1}
+# FusedBatchNorm* (inference) return batch statistics and reserve spaces whose contents TF leaves implementation-defined.
+COMPARED_OUTPUTS: dict[str, int] = {"FusedBatchNorm": 1, "FusedBatchNormV2": 1, "FusedBatchNormV3": 1}
 
-RTOL = 2e-4
-ATOL = 2e-5          # times max(1, the largest finite |output|) of the case
+# Both backends were within 7e-7 of TF relative to |x| + 0.1 * magnitude on every case when these
+# were set; they leave about 6x headroom, far tighter than a GL-vs-CPU comparison usually allows.
+
+
+def _unordered_top_k(case: "DiffCase", outs: list[np.ndarray]) -> list[np.ndarray]:
+    """TopKV2 with sorted=false returns the k largest in an unspecified order (TF's CPU kernel gives
+    them in neither input nor sorted order): put values and indices in sorted order before comparing."""
+    if case.node.get("attr", {}).get("sorted", {}).get("b", True):
+        return outs
+    values, indices = outs[0], outs[1].astype(np.int64)
+    order = np.lexsort((indices, -values.astype(np.float64)), axis=-1)
+    return [np.take_along_axis(values, order, -1), np.take_along_axis(outs[1], order, -1)]
+
+
+# op -> canonical form of both sides' outputs where TF leaves an order unspecified
+CANONICAL = {"TopKV2": _unordered_top_k}
+
+RTOL = 4e-6
+ATOL = 4e-7          # times max(1, the largest finite |output|) of the case
 LOOSE_RTOL: dict[str, float] = {}
 
 DT = {"float32": "DT_FLOAT", "int32": "DT_INT32", "bool": "DT_BOOL"}
@@ -99,9 +117,18 @@ def build_model(case: DiffCase, backend: Any) -> Any:
     return load_graph_model(MemorySource(doc, files, case.name), backend=backend, strict=False)
 
 
+# case name -> where its node ran on the last GL run ("device" or "host" for ops without a GL kernel)
+PLACEMENT: dict[str, str] = {}
+
+
 def run_case(case: DiffCase, backend: Any) -> list[np.ndarray]:
-    model = build_model(case, backend)
+    with warnings.catch_warnings():   # the "no gl kernel yet, runs on the numpy fallback" notice
+        warnings.simplefilter("ignore", UserWarning)
+        model = build_model(case, backend)
     try:
+        plan = model.executor.plans.get("node")
+        if backend != "numpy":
+            PLACEMENT[case.name] = plan.kind if plan is not None else "folded"
         feeds = {f"in{k}": x for k, x in enumerate(case.inputs) if k not in case.const}
         got = model.predict(feeds)
         return [got[f"node:{k}"] for k in range(len(got))]
@@ -156,8 +183,11 @@ def check_case(case: DiffCase, backend: Any) -> str | None:
     n = COMPARED_OUTPUTS.get(case.op, len(case.outputs))
     if len(got) < n:
         return f"{len(got)} outputs, TF has {len(case.outputs)}"
+    want = list(case.outputs)
+    if case.op in CANONICAL:
+        got, want = CANONICAL[case.op](case, got), CANONICAL[case.op](case, want)
     for k in range(n):
-        why = compare(got[k], case.outputs[k], case.op)
+        why = compare(got[k], want[k], case.op)
         if why:
             return f"output {k}: {why}"
     return None
