@@ -3,6 +3,7 @@
     PYTHONPATH=. python bench/differential_report.py          # both backends (GL: headless EGL)
     PYTHONPATH=. python bench/differential_report.py --numpy  # the reference only
     PYTHONPATH=. python bench/differential_report.py --gl-cases 3   # GL on the test's per-op sample
+    PYTHONPATH=. python bench/differential_report.py --layout unpacked   # GL's other texture layout
 
 It replays tests/fixtures/differential.npz with the test's own code (same comparison, same
 KNOWN_FAILURES table), but on GL it runs every case by default where the test samples a few per op and prints: ops covered, op x attribute combinations
@@ -27,6 +28,7 @@ from loader.op_mapping import OPS  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--numpy", action="store_true", help="run the numpy reference only")
+    ap.add_argument("--layout", default="packed", choices=["packed", "unpacked"], help="GL texture layout")
     ap.add_argument("--gl-cases", default="all", help="GL cases per op: 'all' (default) or a number")
     args = ap.parse_args()
     td.GL_CASES_PER_OP = None if args.gl_cases == "all" else int(args.gl_cases)
@@ -50,7 +52,7 @@ def main() -> None:
     backends: list[tuple[str, object]] = [("numpy", "numpy")]
     if not args.numpy:
         from gpu_backend import GLBackend
-        backends.append(("gl", GLBackend()))
+        backends.append(("gl", GLBackend(layout=args.layout)))
     for label, be in backends:
         ran = passed = 0
         ran_combos: set[str] = set()
@@ -66,7 +68,8 @@ def main() -> None:
             for c in failures:
                 if (c, label) in td.KNOWN_FAILURES:
                     known_by_op[op] += 1
-        print(f"\n[{label}] passed {passed}/{ran} cases, {len(ran_combos)} op x attribute combinations"
+        title = f"gl, {args.layout} layout" if label == "gl" else label
+        print(f"\n[{title}] passed {passed}/{ran} cases, {len(ran_combos)} op x attribute combinations"
               + (f" (at most {td.GL_CASES_PER_OP} per op; {len(cases)} in the fixture)"
                  if label == "gl" and td.GL_CASES_PER_OP is not None else ""))
         if label == "gl":
