@@ -52,7 +52,8 @@ _FLOAT_UNARY = {
     "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "Softplus": _softplus, "Tanh": np.tanh, "Exp": np.exp, "Expm1": np.expm1, "Log": np.log,
     "Log1p": np.log1p, "Sqrt": np.sqrt, "Rsqrt": lambda x: 1.0 / np.sqrt(x), "Reciprocal": lambda x: 1.0 / x,
-    "Erf": lambda x: _erf(x).astype(np.float64), "Sin": np.sin, "Cos": np.cos, "Tan": np.tan,
+    "Erf": lambda x: np.asarray(_erf(x)).astype(np.float64),   # frompyfunc gives a bare float for 0-d x
+    "Sin": np.sin, "Cos": np.cos, "Tan": np.tan,
     "Asin": np.arcsin, "Acos": np.arccos, "Atan": np.arctan, "Sinh": np.sinh, "Cosh": np.cosh,
     "Asinh": np.arcsinh, "Acosh": np.arccosh, "Atanh": np.arctanh,
 }
