@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..dtypes import STRING, to_host_array
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
 from ..registry import host_kernel
 from .farmhash import fingerprint64
@@ -42,16 +43,7 @@ def _strings(op: str, name: str, a: np.ndarray) -> np.ndarray:
     """A string input as an object array of bytes (str elements are UTF-8 encoded, as TF does)."""
     if a.dtype.kind not in "OSU":
         raise UnsupportedDTypeError(f"{op}: {name} must be a string tensor, got {a.dtype}")
-    out = np.empty(a.shape, object)
-    flat = out.reshape(-1)
-    for i, v in enumerate(a.reshape(-1)):
-        if isinstance(v, (bytes, np.bytes_)):
-            flat[i] = bytes(v)
-        elif isinstance(v, str):
-            flat[i] = v.encode("utf-8")
-        else:
-            raise UnsupportedDTypeError(f"{op}: {name} must hold bytes or str, found {type(v).__name__} {v!r}")
-    return out
+    return to_host_array(a, STRING, f"{op}: {name}")
 
 
 def _text_attr(op: str, attrs: dict, name: str, default: bytes | None = None) -> bytes:
