@@ -89,9 +89,7 @@ def fold_pads_into_convs(graph: Graph, consts: dict[str, np.ndarray]) -> int:
     for node in list(graph.nodes.values()):
         if node.op not in CONV_OPS or not node.inputs:
             continue
-        padding = node.attr("padding", "")
-        padding = padding.decode() if isinstance(padding, bytes) else str(padding)
-        if padding.upper() != "VALID":
+        if node.attr_str("padding", "").upper() != "VALID":
             continue
         src_name, k = node.inputs[0]
         pad = graph.nodes[src_name]
@@ -296,8 +294,7 @@ def _fold_bias_through_reshape(graph: Graph, consts: dict[str, np.ndarray], node
     heads, Add of a [heads, depth] bias) export this way: a pass over the activation per dense layer."""
     if node.op not in ("AddV2", "Add", "BiasAdd") or len(node.inputs) != 2 or node.control:
         return False
-    fmt = node.attr("data_format", "NHWC")
-    if node.op == "BiasAdd" and (fmt.decode() if isinstance(fmt, bytes) else str(fmt)).upper() != "NHWC":
+    if node.op == "BiasAdd" and node.attr_str("data_format", "NHWC").upper() != "NHWC":
         return False
     for side in ((0, 1) if node.op != "BiasAdd" else (0,)):
         rs = _foldable_producer(graph, node, side, keep, {"Reshape"})
@@ -393,8 +390,7 @@ def _fold_pad_into_pool(graph: Graph, consts: dict[str, np.ndarray], node: Node,
     count as zeros (`_pad_zeros`), exactly what the padded tensor gave (ResNet stems do this)."""
     if node.op not in POOLS or not node.inputs or node.attr("_pad_zeros"):
         return False
-    padding = node.attr("padding", "")
-    if (padding.decode() if isinstance(padding, bytes) else str(padding)).upper() != "VALID":
+    if node.attr_str("padding", "").upper() != "VALID":
         return False
     pad = _foldable_producer(graph, node, 0, keep, {"Pad", "PadV2"})
     if pad is None or len(pad.inputs) < 2:

@@ -37,6 +37,11 @@ class Node:
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
 
+    def attr_str(self, key: str, default: Any = None) -> str:
+        """A string attribute as str: the decoder gives bytes where the value is not UTF-8 text."""
+        value = self.attrs.get(key, default)
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     def __repr__(self) -> str:
         return f"Node({self.name!r}, op={self.op})"
 

@@ -124,8 +124,7 @@ def _hw(values: Any, name: str, default: int = 1) -> list[int]:
 
 
 def _pad(node: Node) -> Any:
-    padding = node.attr("padding", "VALID")
-    padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+    padding = node.attr_str("padding", "VALID")
     if padding.upper() == "EXPLICIT":
         p = [int(x) for x in node.attr("explicit_paddings", [])]
         if len(p) != 8:
@@ -348,8 +347,7 @@ def _pool_v2(node: Node, p: Params) -> KernelCall:
 # -- 3-D convolution and pooling (NDHWC) ---------------------------------------------------------
 def _volume_attrs(node: Node) -> dict[str, Any]:
     _channels_last(node, "NDHWC")
-    padding = node.attr("padding", "VALID")
-    padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+    padding = node.attr_str("padding", "VALID")
     if padding.upper() not in ("SAME", "VALID"):
         raise MappingError(f"padding {padding!r} is not SAME or VALID")
     return {"strides": _spatial(node.attr("strides"), "strides", 3), "pad": padding.lower(), "data_format": "NDHWC"}
@@ -437,9 +435,8 @@ def _resize(node: Node, p: Params) -> KernelCall:
 
 @maps("CropAndResize", params=(3,))
 def _crop_and_resize(node: Node, p: Params) -> KernelCall:
-    method = node.attr("method", "bilinear")
     return KernelCall("CropAndResize", [0, 1, 2], {
-        "crop_size": p.ints(3), "method": method.decode() if isinstance(method, bytes) else str(method),
+        "crop_size": p.ints(3), "method": node.attr_str("method", "bilinear"),
         "extrapolation_value": float(node.attr("extrapolation_value", 0.0))})
 
 
@@ -726,8 +723,7 @@ def _dense_bincount(node: Node, p: Params) -> KernelCall:
 @maps("Conv1D")
 def _conv1d(node: Node, p: Params) -> KernelCall:
     """TF.js's own Conv1D (its converter accepts it): single-int stride and dilation, NWC or NCW."""
-    fmt = node.attr("data_format", "NWC")
-    fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+    fmt = node.attr_str("data_format", "NWC")
     return KernelCall("Conv1D", [0, 1], {"stride": int(node.attr("stride", 1)), "pad": _pad(node),
                                          "dilation": int(node.attr("dilation", 1)), "data_format": fmt})
 
@@ -742,12 +738,10 @@ def _max_pool_with_argmax(node: Node, p: Params) -> KernelCall:
 
 @maps("ImageProjectiveTransformV3", params=(2, 3))
 def _image_projective_transform(node: Node, p: Params) -> KernelCall:
-    def text(name: str, default: str) -> str:
-        v = node.attr(name, default)
-        return v.decode() if isinstance(v, bytes) else str(v)
     return KernelCall("ImageProjectiveTransformV3", [0, 1], {
         "output_shape": p.ints(2), "fill_value": float(p.scalar(3)),
-        "interpolation": text("interpolation", "BILINEAR"), "fill_mode": text("fill_mode", "CONSTANT")})
+        "interpolation": node.attr_str("interpolation", "BILINEAR"),
+        "fill_mode": node.attr_str("fill_mode", "CONSTANT")})
 
 
 # -- sparse tensors: host kernels (gpu_backend/reference/sparse.py); every input is data, since the
