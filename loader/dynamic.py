@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from gpu_backend.registry import HOST_KERNELS
 
 from .errors import GraphError, UnsupportedOpError
 from .executor import GRAPH_OPS, Executor, arity_problem, NodeError, NodePlan, NotStatic, RunStats, Value
@@ -136,8 +135,8 @@ class DynamicExecutor(Executor):
                 continue
             spec, params, call, kernel = mapped
             data = call.inputs if call is not None else [i for i in range(len(node.inputs)) if i not in params]
-            if kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data):
-                kind = "host"       # a host kernel, or a string / complex input (see executor.classify)
+            if self._host_by_nature(node, kernel, data):
+                kind = "host"
             else:
                 kind = "device" if kernel in self.backend_kernels else "fallback"
             self.plans[node.name] = NodePlan(node, kind, params, spec.num_outputs(node), call, kernel)

@@ -175,8 +175,8 @@ class Executor:
             if host:
                 kind = "host"
                 host_static.add(node.name)
-            elif kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data_inputs):
-                kind = "host"       # a host kernel, or a string / complex input: on the host on every backend
+            elif self._host_by_nature(node, kernel, data_inputs):
+                kind = "host"
             elif kernel in self.backend_kernels:
                 kind = "device"
             else:
@@ -265,6 +265,11 @@ class Executor:
         if src_node.op == "Const" and k == 0:
             return self.consts[src]
         raise NotStatic()
+
+    def _host_by_nature(self, node: Node, kernel: str, data_inputs: list[int]) -> bool:
+        """A host kernel, or a node reading a string / complex input: on the host on every backend
+        (both executors place nodes by this rule)."""
+        return kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data_inputs)
 
     def _declared_host_dtype(self, node: Node, i: int) -> bool:
         """Whether input i is declared a string or complex tensor: such a node runs on the host."""

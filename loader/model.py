@@ -19,7 +19,6 @@ from gpu_backend.dtypes import HOST_DTYPES, normalize_dtype, to_backend_array, t
 from gpu_backend.errors import UnsupportedDTypeError
 
 from .declared_types import input_dtype_problems
-from .tables import TABLE_OPS
 from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import PASS_THROUGH, Executor
@@ -27,7 +26,7 @@ from .folding import prepare_graph
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .sources import ModelSource, resolve_source
-from .tables import CREATE_OPS, HashTable, TableScope
+from .tables import CREATE_OPS, TABLE_OPS, HashTable, TableScope
 from .weights import load_weights
 
 

@@ -50,6 +50,12 @@ def complex_abs(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarr
     return [np.hypot(x.real, x.imag).astype(np.float32)]
 
 
+def _innermost_axis(op: str, x: np.ndarray) -> None:
+    """The transforms act on the innermost dimension, so a scalar has none to transform."""
+    if x.ndim < 1:
+        raise ShapeError(f"{op} needs an input of rank >= 1, got a scalar")
+
+
 def _fft_length(op: str, attrs: dict) -> int:
     raw = np.asarray(attrs.get("fft_length", []), dtype=np.int64).reshape(-1)
     if raw.size != 1:
@@ -71,8 +77,7 @@ def _crop(op: str, x: np.ndarray, n: int) -> np.ndarray:
 @host_kernel("FFT", "IFFT")
 def fft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = _complex_input(op, np.asarray(inputs[0]))
-    if x.ndim < 1:
-        raise ShapeError(f"{op} needs an input of rank >= 1, got a scalar")
+    _innermost_axis(op, x)
     if x.shape[-1] == 0:
         return [x.astype(np.complex64)]
     f = np.fft.fft if op == "FFT" else np.fft.ifft
@@ -82,8 +87,7 @@ def fft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
 @host_kernel("RFFT")
 def rfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = _float_input(op, np.asarray(inputs[0]))
-    if x.ndim < 1:
-        raise ShapeError(f"{op} needs an input of rank >= 1, got a scalar")
+    _innermost_axis(op, x)
     n = _fft_length(op, attrs)
     if n == 0:
         return [np.zeros(x.shape[:-1] + (0,), np.complex64)]
@@ -95,8 +99,7 @@ def irfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     """The inverse of RFFT: the innermost n // 2 + 1 bins (a longer input is cropped) give n real samples;
     the imaginary parts of the DC (and, for even n, Nyquist) bins are ignored, as in TF."""
     x = _complex_input(op, np.asarray(inputs[0]))
-    if x.ndim < 1:
-        raise ShapeError(f"{op} needs an input of rank >= 1, got a scalar")
+    _innermost_axis(op, x)
     n = _fft_length(op, attrs)
     if n == 0:
         return [np.zeros(x.shape[:-1] + (0,), np.float32)]
