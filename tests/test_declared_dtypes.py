@@ -118,3 +118,11 @@ def test_int32_matmul_is_exact_and_int32(tmp_path, backend, gl):
         model.dispose()
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("folder", OWN + SHARED, ids=_id)
+def test_no_edge_contradicts_its_consumers_op_def(folder):
+    """The load-time check (declared_types.input_dtype_problems) finds nothing in real converted models."""
+    from loader.declared_types import input_dtype_problems
+    graph = Graph.from_topology(json.loads((folder / "model.json").read_text())["modelTopology"])
+    assert input_dtype_problems(graph.nodes) == []
