@@ -4,6 +4,7 @@ Both backends must refuse the same calls with the same messages (the tests compa
 check lives here once and both sides call it."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -162,3 +163,27 @@ def index_int32(op: str, name: str, a: np.ndarray) -> np.ndarray:
         raise ShapeError(f"{op}: {name} has values in [{a.min()}, {a.max()}], outside the int32 range this "
                          "runtime uses for TF's int64 indices")
     return a.astype(np.int32)
+
+
+def range_spec(op: str, attrs: dict) -> tuple[str, float | int, float | int, int]:
+    """Range's (dtype, start, step, length): ceil((stop - start) / step) values, none when that is
+    negative (TF raises there instead; TF.js returns an empty tensor); float32 lengths use TF's float32
+    quotient.  Shared by the kernel and its shape rule."""
+    dtype = dtype_attr(attrs, "float32")
+    start, stop, step = (number_attr(op, attrs, n) for n in ("start", "stop", "step"))
+    if step == 0:
+        raise AttributeValueError(f"{op}: step must be non-zero (start={start}, stop={stop})")
+    if dtype == "int32":
+        vals = [start, stop, step]
+        if any(float(v) != int(v) for v in vals):
+            raise AttributeValueError(f"{op}: dtype int32 needs integer start/stop/step, got {vals}")
+        a, b, d = (int(v) for v in vals)
+        return dtype, a, d, (max(0, -((a - b) // d)) if (b - a) * d > 0 else 0)
+    if dtype != "float32":
+        raise AttributeValueError(f"{op}: dtype must be float32 or int32, got {attrs.get('dtype')!r}")
+    a32, b32, d32 = (np.float32(v) for v in (start, stop, step))
+    with np.errstate(all="ignore"):
+        q = (b32 - a32) / d32                       # float32, as TF
+    if not np.isfinite(q):
+        raise AttributeValueError(f"{op}: start={start}, stop={stop}, step={step} do not give a finite length")
+    return dtype, float(a32), float(d32), max(0, math.ceil(float(q)))

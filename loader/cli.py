@@ -144,7 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .inspect import inspect_model
     report = inspect_model(args.model)
-    print(report.format())
+    print(report.format(shapes=args.shapes))
     return 1 if (report.unsupported and args.fail_on_unsupported) else 0
 
 
@@ -286,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="inputs/outputs, ops and where each runs, weights")
     ins.add_argument("model")
     ins.add_argument("--fail-on-unsupported", action="store_true", help="exit 1 when an op has no kernel")
+    ins.add_argument("--shapes", action="store_true",
+                     help="list every scheduled node with its output shapes inferred at load ('?': unknown size)")
     ins.set_defaults(fn=cmd_inspect)
     return ap
 

@@ -55,6 +55,11 @@ def arity_problem(node: Node) -> str | None:
             f"{arity if arity >= 0 else f'at least {-arity}'}")
 
 
+def _fits(shape: tuple[int, ...], want: Any) -> bool:
+    """A concrete shape against a partial one (None: anything; a None dim: any size)."""
+    return want is None or (len(shape) == len(want) and all(w is None or w == d for d, w in zip(shape, want)))
+
+
 class NodeError(ModelLoadError):
     """A node failed to run; the message names the node and its op."""
 
@@ -135,6 +140,9 @@ class Executor:
         self._declared: dict[str, Any] = {}        # node -> declared output dtypes (None: not declared)
         self.tables = TableScope()                 # the model's hash tables (GraphModel shares it)
         self.bound: dict[str, HashTable] = {}      # resource placeholders -> the table they stand for
+        # node -> output shapes inferred at load (loader/shape_inference.py; None entries: unknown)
+        self.expected_shapes: dict[str, list[Any]] = {}
+        self._shape_check = False                  # this run's feeds agree with the inferred input shapes
 
     # -- planning --------------------------------------------------------------------------
     def plan(self, targets: list[str]) -> None:
@@ -411,6 +419,8 @@ class Executor:
         plans, uses = self.schedule(targets, tuple(fetch))
         values: dict[TensorRef, Value] = {}
         prof = self.profiler
+        self._shape_check = bool(self.expected_shapes) and all(
+            _fits(np.shape(a), self.expected_shapes.get(name, [None])[0]) for name, a in feeds.items())
         try:
             for plan in plans:
                 if tape is not None:
@@ -505,6 +515,8 @@ class Executor:
                                 "(it was not computed or was released too early)")
         results = self.compute(plan, inputs, stats)  # type: ignore[arg-type]
         self._check_dtypes(node, results)
+        if self._shape_check:
+            self._check_shapes(node, results)
         for k, v in enumerate(results):
             self._store(values, uses, node, k, v)
 
@@ -520,6 +532,19 @@ class Executor:
             if (want in DTYPES or want in HOST_DTYPES) and v.obj is None and v.dtype != want:
                 msg = (f"node {node.name!r} ({node.op}) output {k} is {v.dtype} but the graph declares {want}; "
                        "either the model file contradicts itself or this runtime has a bug (please report it)")
+                if self.strict:
+                    raise NodeError(msg)
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+
+    def _check_shapes(self, node: Node, results: list[Value]) -> None:
+        """Each output's shape against the one inferred at load: they differ only if a kernel or a shape
+        rule is wrong, so the report names the node rather than letting the mismatch surface downstream."""
+        for k, (v, want) in enumerate(zip(results, self.expected_shapes.get(node.name, ()))):
+            got = v.shape
+            if got is not None and not _fits(got, want):
+                msg = (f"node {node.name!r} ({node.op}) output {k} has shape {list(got)} but load-time shape "
+                       f"inference gave {[('?' if d is None else d) for d in want]}; this runtime has a bug "
+                       "(please report it)")
                 if self.strict:
                     raise NodeError(msg)
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)

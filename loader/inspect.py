@@ -14,6 +14,7 @@ from .folding import prepare_graph
 from .graph import Graph, parse_input
 from .model import GraphModel, graph_constants, output_nodes, weights_summary
 from .model_json import ModelArtifacts, TensorInfo, parse_any_model_json
+from .shape_inference import ShapeInferenceError, ShapeReport, format_shape, infer_shapes, partial
 from .sources import ModelSource, resolve_source
 from .weights import load_weights
 
@@ -31,6 +32,10 @@ class InspectReport:
     nodes: int = 0
     control_flow: dict[str, int] = field(default_factory=dict)
     merged: Counter = field(default_factory=Counter)      # op -> nodes merged into neighbours at load
+    shapes: ShapeReport | None = None                      # load-time shape inference (static graphs)
+    shape_problem: str | None = None                       # where the graph's shapes do not fit
+    order: list[str] = field(default_factory=list)         # scheduled nodes, in run order
+    ops: dict[str, str] = field(default_factory=dict)      # node -> op
 
     def split(self) -> Counter:
         total: Counter = Counter()
@@ -38,7 +43,8 @@ class InspectReport:
             total.update(c)
         return total
 
-    def format(self) -> str:
+    def format(self, shapes: bool = False) -> str:
+        """The report; shapes: also one line per scheduled node with its inferred output shapes."""
         a = self.artifacts
         lines = [f"model: {self.source}", f"  format {a.format}, converted by {a.converted_by or '?'}, "
                  f"TensorFlow {a.generated_by or '?'}", "  inputs:"]
@@ -60,6 +66,17 @@ class InspectReport:
         if self.attribute_errors:
             lines.append("  attribute values no kernel supports:")
             lines += ["  " + e for e in self.attribute_errors]
+        if self.shape_problem:
+            lines.append(f"  SHAPES DO NOT FIT: {self.shape_problem}")
+        elif self.shapes is not None:
+            r = self.shapes
+            lines.append(f"  output shapes inferred at load: {r.known} nodes fully, {r.partial} with unknown sizes "
+                         f"('?'), {r.unknown} unknown")
+            if shapes:
+                for name in self.order:
+                    outs = r.shapes.get(name)
+                    if outs is not None:
+                        lines.append(f"    {name} ({self.ops[name]}): " + ", ".join(format_shape(s) for s in outs))
         lines.append("  weights: " + weights_summary(a.weight_specs()))
         return "\n".join(lines)
 
@@ -101,6 +118,15 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
         placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
     control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS | DATA_DEPENDENT_OPS}
     shown = layers_artifacts or artifacts
-    return InspectReport(src.description, shown, inputs, outputs, placement, unsupported, bad,
-                         sum(w.nbytes() or 0 for w in shown.weight_specs()), len(probe.graph.nodes), control,
-                         merged)
+    report = InspectReport(src.description, shown, inputs, outputs, placement, unsupported, bad,
+                           sum(w.nbytes() or 0 for w in shown.weight_specs()), len(probe.graph.nodes), control,
+                           merged)
+    if not graph_is_dynamic(probe.graph) and not unsupported and not bad:
+        report.order = [n.name for n in order]
+        report.ops = {n.name: n.op for n in order}
+        signature = {parse_input(t.name)[0][0]: partial(t.shape) for t in inputs}  # type: ignore[index]
+        try:
+            report.shapes = infer_shapes(ex, order, signature)
+        except ShapeInferenceError as exc:
+            report.shape_problem = str(exc)
+    return report

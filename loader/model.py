@@ -25,6 +25,7 @@ from .executor import PASS_THROUGH, Executor
 from .folding import prepare_graph
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
+from .shape_inference import ShapeInferenceError, ShapeReport, infer_shapes, partial
 from .sources import ModelSource, resolve_source
 from .tables import CREATE_OPS, TABLE_OPS, HashTable, TableScope
 from .weights import load_weights
@@ -80,7 +81,9 @@ class GraphModel:
         else:
             self.executor = Executor(self.graph, consts, backend, strict=strict)
         t0 = time.perf_counter()
-        self.executor.plan([parse_input(o.name)[0][0] for o in self.outputs])  # type: ignore[index]
+        targets = [parse_input(o.name)[0][0] for o in self.outputs]
+        self.executor.plan(targets)  # type: ignore[arg-type]
+        self.shape_report = None if self.dynamic else self._infer_shapes(targets, strict)  # type: ignore[arg-type]
         t1 = time.perf_counter()
         self.executor.upload_weights()
         t2 = time.perf_counter()
@@ -121,6 +124,25 @@ class GraphModel:
             raise GraphError(msg)
         warnings.warn(msg + "\n(strict=False: running it anyway; every node's outputs are still checked)",
                       RuntimeWarning, stacklevel=4)
+
+    def _infer_shapes(self, targets: list[str], strict: bool) -> "ShapeReport | None":
+        """Every node's output shapes from the signature (loader/shape_inference.py).  A graph whose
+        shapes cannot fit is refused under strict=True and warned about otherwise (it would fail when
+        run); the shapes also let every run check its kernels' outputs."""
+        signature = {parse_input(t.name)[0][0]: partial(t.shape) for t in self.inputs}  # type: ignore[index]
+        try:
+            report = infer_shapes(self.executor, self.graph.schedule(targets), signature)
+        except ShapeInferenceError as exc:
+            if strict:
+                raise GraphError(str(exc)) from None
+            warnings.warn(f"{exc}\n(strict=False: loading it anyway; running it will fail there)", RuntimeWarning,
+                          stacklevel=4)
+            return None
+        if report.doubts:
+            warnings.warn("load-time shape inference: the model may fail when run (the input sizes the signature "
+                          "leaves open decide):\n  " + "\n  ".join(report.doubts[:5]), RuntimeWarning, stacklevel=4)
+        self.executor.expected_shapes = report.shapes
+        return report
 
     def _run_initializer(self, weights: dict[str, np.ndarray]) -> None:
         """Run model.json's `modelInitializer` graph once, as TF.js's executeInitializerGraph does: its

@@ -1,5 +1,5 @@
 """Every tensor our backends return has the dtype the graph declares (TF's OpDef rules, recorded in
-loader/data/op_defs.json), over every graph model we have; and the converter's op list is covered
+loader/data/op_defs.json) and the shape load-time inference gave it, over every graph model we have; and the converter's op list is covered
 except for the ops listed here as not yet mapped."""
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ def _id(p: Path) -> str:
 
 
 @pytest.mark.parametrize("folder", OWN + SHARED, ids=_id)
-def test_numpy_backend_returns_the_declared_dtypes(folder):
+def test_numpy_backend_returns_the_declared_dtypes_and_inferred_shapes(folder):
     checked, bad = audit(folder, "numpy")
     assert checked > 0 and not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("folder", [d for d in OWN + SHARED if "dynamic" not in str(d)], ids=_id)
-def test_gl_backend_returns_the_declared_dtypes(folder, gl):
+def test_gl_backend_returns_the_declared_dtypes_and_inferred_shapes(folder, gl):
     checked, bad = audit(folder, gl)
     assert checked > 0 and not bad, "\n".join(bad)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..errors import AttributeValueError
-from ..op_checks import dtype_attr, number_attr as _number
+from ..op_checks import dtype_attr, number_attr as _number, range_spec
 from ..registry import GLFallback, gl_kernel
 from ..runner import GLTensor, ProgramRunner
 from ..slicing import int_list
@@ -21,31 +21,16 @@ from .slicing import scalar_uniforms
 @gl_kernel("Range")
 def range_(gl: ProgramRunner, op: str, inputs: list[GLTensor], attrs: dict) -> list[GLTensor]:
     """ceil((stop - start) / step) values (none when negative); float32 size and values as TF."""
-    dtype = dtype_attr(attrs, "float32")
-    start, stop, step = (_number(op, attrs, n) for n in ("start", "stop", "step"))
-    if step == 0:
-        raise AttributeValueError(f"{op}: step must be non-zero (start={start}, stop={stop})")
+    dtype, start, step, size = range_spec(op, attrs)
     uniforms: dict[str, float | int] = {"fstart": 0.0, "fstep": 0.0, "istart": 0, "istep": 0, "nofuse": 0}
     if dtype == "int32":
-        vals = [start, stop, step]
-        if any(float(v) != int(v) for v in vals):
-            raise AttributeValueError(f"{op}: dtype int32 needs integer start/stop/step, got {vals}")
-        a, b, d = (int(v) for v in vals)
-        size = max(0, -((a - b) // d)) if (b - a) * d > 0 else 0
+        a, d = int(start), int(step)
         if not (-(2**31) <= a < 2**31 and -(2**31) <= d < 2**31
                 and (size == 0 or -(2**31) <= a + d * (size - 1) < 2**31)):
             raise GLFallback(f"start={a}, step={d} leave the int32 range of the shader's arithmetic")
         uniforms.update(istart=a, istep=d)
-    elif dtype == "float32":
-        fa, fb, fd = (np.float32(v) for v in (start, stop, step))
-        with np.errstate(all="ignore"):
-            q = (fb - fa) / fd
-        if not np.isfinite(q):
-            raise AttributeValueError(f"{op}: start={start}, stop={stop}, step={step} do not give a finite length")
-        size = max(0, math.ceil(float(q)))
-        uniforms.update(fstart=float(fa), fstep=float(fd))
     else:
-        raise AttributeValueError(f"{op}: dtype must be float32 or int32, got {attrs.get('dtype')!r}")
+        uniforms.update(fstart=float(start), fstep=float(step))
     if size == 0:
         return [gl.alloc((0,), dtype)]
     return [gl.run("creation.glsl", "range", "element", {}, (size,), dtype, uniforms=uniforms, label=op)]

@@ -6,41 +6,23 @@ including the cases where float32 rounding changes the length of a range.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..dtypes import numpy_dtype
 from ..errors import AttributeValueError
-from ..op_checks import dtype_attr, number_attr as _number
+from ..op_checks import dtype_attr, number_attr as _number, range_spec
 from ..registry import numpy_kernel
 from ..slicing import int_list
 
 
 @numpy_kernel("Range")
 def range_(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
-    """start, start+step, ... up to (excluding) stop: ceil((stop - start) / step) values, none
-    when that is negative (TF raises there instead; TF.js returns an empty tensor)."""
-    dtype = numpy_dtype(dtype_attr(attrs, "float32"))
-    start, stop, step = (_number(op, attrs, n) for n in ("start", "stop", "step"))
-    if step == 0:
-        raise AttributeValueError(f"{op}: step must be non-zero (start={start}, stop={stop})")
-    if dtype == np.int32:
-        vals = [start, stop, step]
-        if any(float(v) != int(v) for v in vals):
-            raise AttributeValueError(f"{op}: dtype int32 needs integer start/stop/step, got {vals}")
-        a, b, d = (int(v) for v in vals)
-        size = max(0, -((a - b) // d)) if (b - a) * d > 0 else 0
-        return [(a + d * np.arange(size, dtype=np.int64)).astype(np.int32)]
-    if dtype != np.float32:
-        raise AttributeValueError(f"{op}: dtype must be float32 or int32, got {attrs.get('dtype')!r}")
-    a, b, d = (np.float32(v) for v in (start, stop, step))
-    with np.errstate(all="ignore"):
-        q = (b - a) / d                             # float32, as TF
-    if not np.isfinite(q):
-        raise AttributeValueError(f"{op}: start={start}, stop={stop}, step={step} do not give a finite length")
-    size = max(0, math.ceil(float(q)))
-    return [(a + np.arange(size, dtype=np.float32) * d).astype(np.float32)]
+    """start, start+step, ... up to (excluding) stop (see op_checks.range_spec for the length)."""
+    kind, a, d, size = range_spec(op, attrs)
+    if kind == "int32":
+        return [(int(a) + int(d) * np.arange(size, dtype=np.int64)).astype(np.int32)]
+    a32, d32 = np.float32(a), np.float32(d)
+    return [(a32 + np.arange(size, dtype=np.float32) * d32).astype(np.float32)]
 
 
 @numpy_kernel("Fill")
