@@ -40,6 +40,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -150,6 +151,7 @@ class YdfModel:
     trees_per_iter: int = 1
     output_logits: bool = False
     winner_take_all: bool = True          # random forests
+    condition_counts: Counter = field(default_factory=Counter)   # condition type name -> nodes, as read
 
     # -- what the TF-DF inference op reads ---------------------------------------------------
     def feature_columns(self, column_type: str) -> list[int]:
@@ -594,6 +596,7 @@ class _TreeReader:
         c = body.message(number)
         assert c is not None
         col = self.columns[attr]
+        self.model.condition_counts[CONDITION_NAMES.get(number, f"#{number}")] += 1
         if number == NA:
             return NA, 0.0, None, None
         if number == HIGHER:
