@@ -26,7 +26,7 @@ import numpy as np
 from .errors import GraphError, UnsupportedOpError
 from .executor import GRAPH_OPS, Executor, arity_problem, NodeError, NodePlan, NotStatic, RunStats, Value
 from .graph import Graph, Node, TensorRef, function_graph
-from .tables import TABLE_OPS
+from .resources import RESOURCE_OPS
 
 Ctx = tuple[tuple[str, int], ...]
 CONTROL_FLOW_OPS = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "RefSwitch", "RefMerge",
@@ -161,7 +161,7 @@ class DynamicExecutor(Executor):
         sub = DynamicExecutor(graph, self.consts, self.backend, self.strict, self.max_iterations,
                               backend_kernels=self.backend_kernels)
         sub.resident = self.resident
-        sub.tables = self.tables             # one model, one set of hash tables
+        sub.resources = self.resources       # one model, one set of tables and forests
         sub.profiler = self.profiler
         sub._functions = self._functions
         try:
@@ -464,8 +464,8 @@ class _Run:
             return [DEAD, vals[0]] if bool(pred.reshape(-1)[0]) else [vals[0], DEAD]  # type: ignore[list-item]
         if op == "LoopCond":
             return [Value(host=self._host(vals[0]))]
-        if op in TABLE_OPS:
-            return self.ex.table_op(node, vals, self.stats)
+        if op in RESOURCE_OPS:
+            return self.ex.resource_op(node, vals, self.stats)
         if op in GRAPH_OPS:
             return self._graph_op(node, vals)
         if op in TENSOR_ARRAY_OPS:
@@ -483,7 +483,7 @@ class _Run:
             v = self.ex.resident.get(node.name)
             return [v if v is not None else Value(host=self.ex.consts[node.name])]
         if op in ("Placeholder", "PlaceholderWithDefault"):
-            if node.name in self.ex.bound:       # a table handle the model initializer made
+            if node.name in self.ex.bound:       # a resource handle the model initializer made
                 return [Value(obj=self.ex.bound[node.name])]
             if node.name in self.feeds:
                 fed = self.feeds[node.name]

@@ -9,9 +9,10 @@ Placement, decided once at load:
   * "fallback" nodes have no kernel on that backend and run on the numpy reference, inputs read back.
 A node whose input is a host-only dtype (string, complex64: gpu_backend/dtypes.py) runs on the host
 whatever its placement: those values never go to a backend.
-Hash-table ops (loader/tables.py) are graph ops too: they read and fill the tables of the model's
-TableScope (`self.tables`, shared with the model's initializer graph) and pass the table itself
-between nodes as Value.obj; their keys and values are host arrays.
+Resource ops -- hash tables (loader/tables.py) and TF-DF decision forests (loader/tfdf.py) -- are
+graph ops too: they read and fill the resources of the model's ResourceScope (`self.resources`,
+shared with the model's initializer graph, loader/resources.py) and pass the resource itself between
+nodes as Value.obj; their other inputs and outputs are host arrays, so they run on the host.
 Weights feeding device nodes are uploaded once at load and stay resident.  Every other device tensor
 is disposed as soon as its last consumer has run (reference counts over the schedule).
 """
@@ -36,12 +37,12 @@ from .declared_types import declared_arity, declared_dtypes
 from .errors import GraphError, ModelLoadError, UnsupportedOpError
 from .graph import Graph, Node, TensorRef
 from .op_mapping import OPS, KernelCall, MappingError, Params
-from .tables import CREATE_OPS, TABLE_OPS, HashTable, TableError, TableScope, run_table_op
+from .resources import RESOURCE_CREATE_OPS, RESOURCE_OPS, ResourceError, ResourceScope, handle_input, run_resource_op
 
 # Ops handled by the executor itself.
 GRAPH_OPS = {"Const", "Placeholder", "PlaceholderWithDefault", "Identity", "IdentityN", "Snapshot", "StopGradient",
              "NoOp", "Shape", "ShapeN", "Size", "Rank", "EnsureShape", "Print", "CheckNumerics",
-             "PreventGradient"} | TABLE_OPS
+             "PreventGradient"} | RESOURCE_OPS
 PASS_THROUGH = {"Identity", "Snapshot", "StopGradient", "EnsureShape", "Print", "CheckNumerics", "PreventGradient"}
 HOST_SIZE_LIMIT = 4096   # host constants up to this many values keep downstream arithmetic on the host
 
@@ -60,6 +61,17 @@ def _fits(shape: tuple[int, ...], want: Any) -> bool:
     return want is None or (len(shape) == len(want) and all(w is None or w == d for d, w in zip(shape, want)))
 
 
+def graph_op_outputs(node: Node) -> int:
+    """Output count of a graph op with a fixed one (the TF-DF inference op has two, its load op none)."""
+    declared = declared_dtypes(node) if node.op in RESOURCE_OPS else None
+    return len(declared) if declared else 1
+
+
+def placement_kind(plan: "NodePlan") -> str:
+    """Where a planned node runs, as reported: resource ops are graph ops the executor runs on the host."""
+    return "host" if plan.node.op in RESOURCE_OPS else plan.kind
+
+
 class NodeError(ModelLoadError):
     """A node failed to run; the message names the node and its op."""
 
@@ -72,7 +84,7 @@ class Value:
     dev: TensorHandle | None = None
     resident: bool = False      # model weights: never disposed by a run
     refs: int = 0
-    obj: Any = None             # a TensorArray / TensorList (dynamic graphs), a HashTable (loader/tables.py)
+    obj: Any = None             # a TensorArray / TensorList (dynamic graphs), a resource (loader/resources.py)
     feed: bool = False          # a model input (its values differ from run to run)
 
     @property
@@ -138,8 +150,8 @@ class Executor:
         self.fallback_types: Counter[str] = Counter()
         self.profiler: Profiler | None = None     # set by GraphModel.profile()
         self._declared: dict[str, Any] = {}        # node -> declared output dtypes (None: not declared)
-        self.tables = TableScope()                 # the model's hash tables (GraphModel shares it)
-        self.bound: dict[str, HashTable] = {}      # resource placeholders -> the table they stand for
+        self.resources = ResourceScope()           # the model's tables and forests (GraphModel shares it)
+        self.bound: dict[str, Any] = {}            # resource placeholders -> the resource they stand for
         # node -> output shapes inferred at load (loader/shape_inference.py; None entries: unknown)
         self.expected_shapes: dict[str, list[Any]] = {}
         self._shape_check = False                  # this run's feeds agree with the inferred input shapes
@@ -170,7 +182,8 @@ class Executor:
                 continue
             if node.op in GRAPH_OPS:
                 self.plans[node.name] = NodePlan(node, "graph", num_outputs=max(1, len(node.inputs))
-                                                 if node.op == "IdentityN" else (len(node.inputs) if node.op == "ShapeN" else 1))
+                                                 if node.op == "IdentityN" else (len(node.inputs) if node.op == "ShapeN"
+                                                                                 else graph_op_outputs(node)))
                 if self._is_host_static(node, host_static):
                     host_static.add(node.name)
                 continue
@@ -499,9 +512,9 @@ class Executor:
     def _run_node(self, plan: NodePlan, feeds: dict[str, np.ndarray], values: dict[TensorRef, Value],
                   uses: dict[TensorRef, int], stats: RunStats) -> None:
         node = plan.node
-        if node.op in TABLE_OPS:
+        if node.op in RESOURCE_OPS:
             args = [self._input(values, node, i) for i in range(len(node.inputs))]
-            for k, v in enumerate(self.table_op(node, args, stats)):
+            for k, v in enumerate(self.resource_op(node, args, stats)):
                 self._store(values, uses, node, k, v)
             return
         if plan.kind == "graph":
@@ -549,22 +562,26 @@ class Executor:
                     raise NodeError(msg)
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)
 
-    def table_op(self, node: Node, inputs: list[Value], stats: RunStats) -> list[Value]:
-        """Run one hash-table op (both executors come here): HashTable(V2) yields its table of the
-        model's scope as Value.obj; the others take the table from input 0 and host arrays for the rest."""
+    def resource_op(self, node: Node, inputs: list[Value], stats: RunStats) -> list[Value]:
+        """Run one resource op (both executors come here): a create op (HashTable(V2),
+        SimpleMLCreateModelResource) yields its resource of the model's scope as Value.obj; the others
+        take the resource from their handle input and host arrays for the rest."""
         try:
-            if node.op in CREATE_OPS:
-                return [Value(obj=self.tables.handle(node))]
-            table = inputs[0].obj if inputs else None
-            if not isinstance(table, HashTable):
-                raise NodeError(f"node {node.name!r} ({node.op}): input 0 is not a hash table handle "
-                                f"(it comes from {node.inputs[0][0] if node.inputs else 'nowhere'!r})")
+            if node.op in RESOURCE_CREATE_OPS:
+                return [Value(obj=self.resources.create(node))]
+            h = handle_input(node)
+            if h >= len(inputs):
+                raise NodeError(f"node {node.name!r} ({node.op}): has no resource handle input {h}")
+            resource = inputs[h].obj
+            if resource is None:
+                raise NodeError(f"node {node.name!r} ({node.op}): input {h} is not a resource handle "
+                                f"(it comes from {node.inputs[h][0]!r})")
             if self._tape is not None:
-                # the table is state outside the recorded GL commands: a replay would reuse this run's lookups
-                self._tape.invalid = f"node {node.name!r} ({node.op}) reads a hash table on the host"
-            arrays = [self._host(v, stats) for v in inputs[1:]]
-            results = [Value(host=a) for a in run_table_op(node, table, arrays)]
-        except TableError as exc:
+                # the resource is state outside the recorded GL commands: a replay would reuse this run's results
+                self._tape.invalid = f"node {node.name!r} ({node.op}) reads a {type(resource).__name__} on the host"
+            arrays = [self._host(v, stats) for i, v in enumerate(inputs) if i != h]
+            results = [Value(host=a) for a in run_resource_op(node, resource, arrays, self.resources)]
+        except ResourceError as exc:
             raise NodeError(f"node {node.name!r} ({node.op}): {exc}") from None
         stats.host_kernels += 1
         self._check_dtypes(node, results)
@@ -631,7 +648,7 @@ class Executor:
             v = self.resident.get(node.name) or Value(host=self.consts[node.name])
             self._store(values, uses, node, 0, v)
         elif op in ("Placeholder", "PlaceholderWithDefault"):
-            if node.name in self.bound:          # a table handle the model initializer made
+            if node.name in self.bound:          # a resource handle the model initializer made
                 v = Value(obj=self.bound[node.name])
             elif node.name in feeds:
                 v = Value(host=feeds[node.name], feed=True)

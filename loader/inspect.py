@@ -9,7 +9,7 @@ from typing import Any
 from gpu_backend.registry import GL_KERNELS
 
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
-from .executor import Executor
+from .executor import Executor, placement_kind
 from .folding import prepare_graph
 from .graph import Graph, parse_input
 from .model import GraphModel, graph_constants, output_nodes, weights_summary
@@ -113,7 +113,7 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     where = {"device": "gl", "fallback": "numpy fallback", "host": "host", "graph": "graph"}
     placement: dict[str, Counter] = {}
     for plan in ex.plans.values():
-        placement.setdefault(plan.node.op, Counter())[where[plan.kind]] += 1
+        placement.setdefault(plan.node.op, Counter())[where[placement_kind(plan)]] += 1
     for op, names in unsupported.items():
         placement.setdefault(op, Counter())["UNSUPPORTED"] += len(names)
     control = {op: n for op, n in probe.graph.op_counts().items() if op in DYNAMIC_GRAPH_OPS | DATA_DEPENDENT_OPS}

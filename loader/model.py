@@ -21,13 +21,14 @@ from gpu_backend.errors import UnsupportedDTypeError
 from .declared_types import input_dtype_problems
 from .errors import GraphError, ModelDisposedError, ModelFormatError, ModelInputError, ModelLoadError
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
-from .executor import PASS_THROUGH, Executor
+from .executor import PASS_THROUGH, Executor, placement_kind
 from .folding import prepare_graph
 from .graph import Graph, TensorRef, parse_input
 from .model_json import ModelArtifacts, TensorInfo, parse_model_json
 from .shape_inference import ShapeInferenceError, ShapeReport, infer_shapes, partial
 from .sources import ModelSource, resolve_source
-from .tables import CREATE_OPS, TABLE_OPS, HashTable, TableScope
+from .resources import RESOURCE_CREATE_OPS, ResourceScope
+from .tfdf import ASSETS_FILE, FOREST_OPS
 from .weights import load_weights
 
 
@@ -64,7 +65,7 @@ class GraphModel:
 
     def __init__(self, artifacts: ModelArtifacts, weights: dict[str, np.ndarray], backend: Backend,
                  owns_backend: bool, strict: bool, times: dict[str, float], max_iterations: int = 100_000,
-                 optimize: bool = True) -> None:
+                 optimize: bool = True, source: ModelSource | None = None) -> None:
         self.artifacts = artifacts
         self.backend = backend
         self._owns_backend = owns_backend
@@ -87,6 +88,7 @@ class GraphModel:
         t1 = time.perf_counter()
         self.executor.upload_weights()
         t2 = time.perf_counter()
+        self._attach_assets(source)
         self._run_initializer(weights)
         t3 = time.perf_counter()
         self.load_times = LoadTimes(times["read"], times["weights"], (t1 - t0) * 1e3, (t2 - t1) * 1e3,
@@ -144,25 +146,51 @@ class GraphModel:
         self.executor.expected_shapes = report.shapes
         return report
 
+
+    def _attach_assets(self, source: ModelSource | None) -> None:
+        """A model using TF-DF ops carries its decision forest in assets.zip beside model.json
+        (loader/tfdf.py): read it now, through the model's source, so that a missing or unreadable
+        zip fails the load naming the file rather than the first inference."""
+        init = self.artifacts.initializer or {}
+        ops = {n.op for n in self.graph.nodes.values()} | {n.get("op") for n in init.get("node", []) or []}
+        used = sorted(ops & FOREST_OPS)
+        if not used:
+            return
+        where = getattr(source, "description", "the model source")
+        if source is None:
+            raise ModelLoadError(f"the model uses TensorFlow Decision Forests ops ({', '.join(used)}), whose model "
+                                 f"is read from {ASSETS_FILE} beside model.json, but it was not loaded from a source "
+                                 "that can provide that file")
+        try:
+            data = source.read_weight_file(ASSETS_FILE)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"the model uses TensorFlow Decision Forests ops ({', '.join(used)}): their YDF "
+                                 f"model comes from {ASSETS_FILE} beside model.json ({where}), which could not be "
+                                 f"read: {exc}") from None
+        self.executor.resources.read_assets = lambda: data
+        self.executor.resources.assets()          # open it now: a bad zip or unsafe member fails the load
+
     def _run_initializer(self, weights: dict[str, np.ndarray]) -> None:
         """Run model.json's `modelInitializer` graph once, as TF.js's executeInitializerGraph does: its
-        HashTable nodes create tables in this model's scope and its imports fill them.  Main-graph
-        HashTable nodes of the same name then resolve to those tables; DT_RESOURCE inputs of the
-        signature (the converter's TF2 form) are bound to the initializer output of the same
-        resourceId, so callers never feed them."""
+        HashTable nodes create tables in this model's scope and its imports fill them; its
+        SimpleMLCreateModelResource / SimpleMLLoadModelFromPathWithHandle nodes load the decision
+        forest.  Main-graph create nodes of the same name then resolve to those resources;
+        DT_RESOURCE inputs of the signature (the converter's TF2 form) are bound to the initializer
+        output of the same resourceId, so callers never feed them."""
         init = self.artifacts.initializer or {}
         resource_inputs = self.resource_inputs
         if not init.get("node"):
             if resource_inputs:
                 raise ModelLoadError(f"signature input(s) {', '.join(t.name for t in resource_inputs)} are resources "
-                                     "(hash tables) but model.json has no modelInitializer graph that makes them")
+                                     "(hash tables, decision forests) but model.json has no modelInitializer graph "
+                                     "that makes them")
             return
         graph = Graph.from_topology(init)
         consts = graph_constants(graph, weights)
         strict = self.executor.strict
         ex = (DynamicExecutor(graph, consts, self.backend, strict=strict) if graph_is_dynamic(graph)
               else Executor(graph, consts, self.backend, strict=strict))
-        ex.tables = self.executor.tables
+        ex.resources = self.executor.resources
         controlled = {c for n in graph.nodes.values() for c in n.control}
         sinks = [n for n in graph.nodes if not graph.consumers[n] and n not in controlled]
         try:
@@ -171,16 +199,16 @@ class GraphModel:
             raise type(exc)(f"the model initializer (modelInitializer) failed: {exc}") from exc
         finally:
             ex.close()
-        by_id: dict[int, HashTable] = {}
+        by_id: dict[int, Any] = {}
         for out in self.artifacts.initializer_outputs:
             if out.resource_id is not None:
-                by_id[out.resource_id] = _table_behind(graph, out, ex.tables)
+                by_id[out.resource_id] = _resource_behind(graph, out, ex.resources)
         for t in resource_inputs:
-            table = by_id.get(t.resource_id) if t.resource_id is not None else None
-            if table is None:
+            resource = by_id.get(t.resource_id) if t.resource_id is not None else None
+            if resource is None:
                 raise ModelLoadError(f"signature input {t.name} is a resource (resourceId {t.resource_id}) that no "
                                      "output of initializerSignature provides")
-            self.executor.bound[parse_input(t.name)[0][0]] = table  # type: ignore[index]
+            self.executor.bound[parse_input(t.name)[0][0]] = resource  # type: ignore[index]
 
     def _signature(self) -> tuple[list[TensorInfo], list[TensorInfo]]:
         a = self.artifacts
@@ -206,7 +234,7 @@ class GraphModel:
             ref, _ = parse_input(t.name)
             if ref is None or ref[0] not in self.graph.nodes:
                 raise GraphError(f"the signature names tensor {t.name!r} ({t.key}), which is not in the graph")
-        # table handles the initializer provides (loader/tables.py) are not the caller's to feed
+        # resource handles the initializer provides (loader/resources.py) are not the caller's to feed
         self.resource_inputs = [t for t in inputs
                                 if t.dtype in ("DT_RESOURCE", "resource") or t.resource_id is not None]
         return [t for t in inputs if t not in self.resource_inputs], outputs
@@ -349,13 +377,12 @@ class GraphModel:
     # -- introspection ---------------------------------------------------------------------
     def placement(self) -> dict[str, Counter]:
         """{op type: Counter of where its nodes run: gl / numpy fallback / host (shape arithmetic on small
-        tensors, host kernels, strings and complex numbers, hash tables) / graph}."""
+        tensors, host kernels, strings and complex numbers, hash tables, decision forests) / graph}."""
         where = {"device": getattr(self.backend, "name", "device"), "fallback": "numpy fallback",
                  "host": "host", "graph": "graph"}
         out: dict[str, Counter] = {}
         for plan in self.executor.plans.values():
-            kind = "host" if plan.node.op in TABLE_OPS else plan.kind      # the executor runs them on the host
-            out.setdefault(plan.node.op, Counter())[where[kind]] += 1
+            out.setdefault(plan.node.op, Counter())[where[placement_kind(plan)]] += 1
         return dict(sorted(out.items()))
 
     def summary(self) -> str:
@@ -475,18 +502,19 @@ def graph_constants(graph: Graph, weights: dict[str, np.ndarray]) -> dict[str, n
     return consts
 
 
-def _table_behind(graph: Graph, info: TensorInfo, scope: TableScope) -> HashTable:
-    """The table an initializer output hands out: follow Identity nodes back to its HashTable node."""
+def _resource_behind(graph: Graph, info: TensorInfo, scope: ResourceScope) -> Any:
+    """The resource an initializer output hands out: follow Identity nodes back to the node that
+    creates it (HashTable(V2), SimpleMLCreateModelResource)."""
     ref = parse_input(info.name)[0]
     node = graph.nodes.get(ref[0]) if ref is not None else None
     k = ref[1] if ref is not None else 0
     while node is not None and (node.op in PASS_THROUGH or node.op == "IdentityN") and k < len(node.inputs):
         src, k = node.inputs[k if node.op == "IdentityN" else 0]
         node = graph.nodes[src]
-    if node is None or node.op not in CREATE_OPS:
+    if node is None or node.op not in RESOURCE_CREATE_OPS:
         raise ModelLoadError(f"initializerSignature output {info.name} (resourceId {info.resource_id}) is not "
-                             "a hash table made by the initializer graph")
-    return scope.handle(node)
+                             "a resource (hash table, decision forest) made by the initializer graph")
+    return scope.create(node)
 
 
 def _fmt_shape(shape: tuple[int, ...] | None) -> str:
@@ -568,7 +596,7 @@ def load_graph_model(source: str | os.PathLike[str] | ModelSource, backend: Back
     be, owns = _make_backend(backend)
     try:
         return GraphModel(artifacts, weights, be, owns, strict, {"read": (t1 - t0) * 1e3, "weights": (t2 - t1) * 1e3},
-                          max_iterations=max_iterations, optimize=optimize)
+                          max_iterations=max_iterations, optimize=optimize, source=src)
     except BaseException:
         if owns:
             be.close()

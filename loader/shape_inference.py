@@ -40,6 +40,7 @@ from .executor import HOST_SIZE_LIMIT, PASS_THROUGH, Executor, NotStatic
 from .graph import Node
 from .op_mapping import OPS, MappingError, Params
 from .tables import FIND_OPS, SIZE_OPS
+from .tfdf import FOREST_INFERENCE_OPS
 
 PartialShape = tuple[int | None, ...] | None    # None: nothing known; a None dim: that size unknown
 PROBES = (1, 2, 7919, 104729)
@@ -201,6 +202,12 @@ def _node(executor: Executor, node: Node, plan: Any, n_out: int, get: Callable[[
         return [_Out(get(node.inputs[1]).shape)]        # one value per key
     if op in SIZE_OPS:
         return [_Out(())]
+    if op in FOREST_INFERENCE_OPS and node.inputs:
+        # [batch, dense_output_dim] predictions and [dense_output_dim] column names (TF-DF's shape function)
+        dim, batch = node.attr("dense_output_dim"), get(node.inputs[0]).shape
+        if isinstance(dim, int) and batch is not None and len(batch) == 2:
+            return [_Out((batch[0], dim)), _Out((dim,))]
+        return [_Out(None)] * n_out
     if plan is None or plan.kind == "graph":
         return [_Out(None)] * n_out
     call = plan.call

@@ -308,7 +308,7 @@ def test_a_failed_initialisation_leaves_the_table_uninitialised(tmp_path):
     try:
         with pytest.raises(NodeError, match="different values for the same key"):
             model.predict({"x": ["a"]})
-        (table,) = model.executor.tables.tables.values()
+        (table,) = model.executor.resources.tables.values()
         assert not table.initialized and table.size() == 0
     finally:
         model.dispose()
@@ -351,7 +351,7 @@ def test_a_resource_input_nobody_provides_is_refused_at_load(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps(doc))
     for p in (TABLES / "vocab").glob("*.bin"):
         (tmp_path / p.name).write_bytes(p.read_bytes())
-    with pytest.raises(ModelLoadError, match="are resources \\(hash tables\\) but model.json has no modelInitializer"):
+    with pytest.raises(ModelLoadError, match="are resources \\(hash tables, decision forests\\) but model.json has no modelInitializer"):
         load_graph_model(tmp_path, backend="numpy")
 
 
