@@ -183,6 +183,8 @@ def _node(executor: Executor, node: Node, plan: Any, n_out: int, get: Callable[[
         if shape is None:
             return [_Out(get(node.inputs[0]).shape)]
         return [_Out(tuple(probe if d is None else d for d in shape))]
+    if op == "NoOp":
+        return []
     if op in PASS_THROUGH:
         return [get(node.inputs[0])]
     if op == "IdentityN":
