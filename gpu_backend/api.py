@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import HOST_DTYPES
 from .errors import DisposedTensorError, ForeignTensorError
 
 _ids = itertools.count(1)
@@ -62,6 +63,8 @@ class Backend(abc.ABC):
     """upload / run / read / dispose / memory: see the module docstring."""
 
     name: str = "abstract"
+    # dtypes this backend cannot hold: nodes reading or making them run on the host (gpu_backend/dtypes.py)
+    host_only_dtypes: tuple[str, ...] = HOST_DTYPES
 
     @abc.abstractmethod
     def upload(self, array: Any, name: str = "tensor", constant: bool = False) -> TensorHandle:

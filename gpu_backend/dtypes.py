@@ -4,10 +4,11 @@ The device set matches TensorFlow.js graph models: float32, int32 and bool. Wide
 narrower numpy types are converted only when no value changes meaning
 (int64 beyond the int32 range is refused rather than wrapped).
 
-Two more dtypes exist on the host only: "string" (numpy object arrays of bytes, as TF returns
-them) and "complex64". No backend uploads them; a node with such an input runs its numpy kernel
-on the host (loader/executor.py), so text and spectral graphs run end to end with their numeric
-parts still on the device.
+Two more dtypes live on the host: "string" (numpy object arrays of bytes, as TF returns them) and
+"complex64". A backend lists the ones it cannot hold (Backend.host_only_dtypes); a node reading or
+making one of those runs its numpy kernel on the host (loader/executor.py), so text graphs run end to
+end with their numeric parts still on the device. The GL backend holds complex64 itself, as float32
+(real, imaginary) pairs (gl_backend.py, kernels/spectral.py); the numpy backend's device side does not.
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def to_host_array(value: object, dtype: str, what: str = "array") -> np.ndarray:
         arr = np.asarray(value)
         if arr.dtype.kind not in "fiuc":
             raise UnsupportedDTypeError(f"{what} must be numeric to become complex64, got {arr.dtype}")
-        return np.ascontiguousarray(arr.astype(np.complex64))
+        return np.array(arr, dtype=np.complex64, order="C")      # a scalar stays rank 0
     raise UnsupportedDTypeError(f"{dtype!r} is not a host-only dtype ({', '.join(HOST_DTYPES)})")
 
 
@@ -109,7 +110,7 @@ def to_backend_array(value: object, what: str = "array") -> np.ndarray:
         out = arr.astype(np.int32, copy=False)
     elif kind == "c":
         raise UnsupportedDTypeError(f"{what} has complex dtype {arr.dtype}; complex tensors live on the host "
-                                    "(ops on them run there), a backend holds float32, int32 and bool only")
+                                    "here (ops on them run there; the GL backend holds complex64 itself)")
     elif kind in "SUO":
         raise UnsupportedDTypeError(
             f"{what} has dtype {arr.dtype} (strings/objects); string tensors live on the host (ops on them run "

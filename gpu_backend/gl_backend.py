@@ -26,7 +26,14 @@ from .numpy_backend import run_reference, unknown_kernel
 from .profiling import Profiler, TransferEvent
 from .recording import Recording, Tape, finish_recording
 from .registry import GL_KERNELS, HOST_KERNELS, NUMPY_KERNELS, GLFallback
+from .kernels.spectral import COMPLEX_INPUTS, COMPLEX_OUTPUTS
 from .runner import GLTensor, ProgramRunner
+
+
+def _pairs(arr: np.ndarray) -> np.ndarray:
+    """A complex array as the float32 [..., 2] (real, imaginary) layout the GL backend keeps it in."""
+    c = arr.astype(np.complex64, copy=False)
+    return np.ascontiguousarray(np.stack([c.real, c.imag], axis=-1).astype(np.float32))
 
 
 class GLBackend(Backend):
@@ -40,6 +47,8 @@ class GLBackend(Backend):
     """
 
     name = "gl"
+    # complex64 tensors live here too (as float32 [..., 2] pairs, see kernels/spectral.py); strings never
+    host_only_dtypes = ("string",)
 
     def __init__(self, context: str | moderngl.Context = "egl", *, layout: str = "packed",
                  max_texture_size: int | None = None, pool_limit_bytes: int = 256 << 20,
@@ -79,14 +88,17 @@ class GLBackend(Backend):
         """constant=True: the values never change (model weights); kernels may then prepare a
         better-suited copy once, e.g. a filter in a buffer texture."""
         self._check()
-        arr = to_backend_array(array, name)
+        is_complex = np.asarray(array).dtype.kind == "c"
+        arr = _pairs(np.asarray(array)) if is_complex else to_backend_array(array, name)
+        if is_complex:
+            self._no_replay("a complex64 upload")
         prof = self.runner.profiler
         t0 = time.perf_counter()
         t = self.runner.upload(arr, name=name, origin=array)
         t.constant = constant
         if constant:
             t.host = arr         # a reference, not a copy: prepared layouts of weights need no readback
-        handle = self._wrap(t)
+        handle = self._wrap(t, is_complex)
         if prof is not None:
             self.finish()
             prof.transfer(TransferEvent("upload", arr.nbytes, (time.perf_counter() - t0) * 1e3,
@@ -97,28 +109,34 @@ class GLBackend(Backend):
             attrs: Mapping[str, Any] | None = None) -> tuple[TensorHandle, ...]:
         self._check()
         tensors = [self._payload(h) for h in inputs]
+        flags = [h.dtype == "complex64" for h in inputs]
         attrs = dict(attrs or {})
         fn = GL_KERNELS.get(kernel)
         if fn is None:
             if kernel not in NUMPY_KERNELS:
                 raise unknown_kernel(kernel, sorted(set(GL_KERNELS.names()) | set(NUMPY_KERNELS.names())), "GL")
-            return self._fallback(kernel, tensors, attrs, "host kernel" if kernel in HOST_KERNELS else "no GL kernel")
+            return self._fallback(kernel, tensors, flags, attrs,
+                                  "host kernel" if kernel in HOST_KERNELS else "no GL kernel")
         if any(t.size == 0 for t in tensors):
-            return self._fallback(kernel, tensors, attrs, "empty input")
+            return self._fallback(kernel, tensors, flags, attrs, "empty input")
+        wanted = COMPLEX_INPUTS.get(kernel, ())
+        if any(f != (i in wanted) for i, f in enumerate(flags)):
+            # only the spectral kernels know the pair layout; a dtype they do not take: the reference says so
+            return self._fallback(kernel, tensors, flags, attrs, "complex64 input" if any(flags) else "not complex")
         try:
             outs = fn(self.runner, kernel, tensors, attrs)
         except GLFallback as why:
-            return self._fallback(kernel, tensors, attrs, str(why))
-        return tuple(self._wrap(o) for o in outs)
+            return self._fallback(kernel, tensors, flags, attrs, str(why))
+        return tuple(self._wrap(o, kernel in COMPLEX_OUTPUTS) for o in outs)
 
     def read(self, handle: TensorHandle) -> np.ndarray:
         self._check()
         prof = self.runner.profiler
         if prof is None:
-            return self.runner.read(self._payload(handle))
+            return self._read(self._payload(handle), handle.dtype == "complex64")
         self.finish()        # pending draws are not readback time
         t0 = time.perf_counter()
-        out = self.runner.read(self._payload(handle))
+        out = self._read(self._payload(handle), handle.dtype == "complex64")
         prof.transfer(TransferEvent("readback", out.nbytes, (time.perf_counter() - t0) * 1e3, (t0 - prof.t0) * 1e3,
                                     str(list(out.shape))))
         return out
@@ -193,22 +211,44 @@ class GLBackend(Backend):
         self._gl.check_thread()
         self._gl.activate()
 
-    def _wrap(self, t: GLTensor) -> TensorHandle:
-        h = TensorHandle(self, t.shape, t.dtype, t)
+    def _wrap(self, t: GLTensor, is_complex: bool = False) -> TensorHandle:
+        """is_complex: t holds a complex64 tensor as float32 [..., 2] (real, imaginary) pairs."""
+        h = (TensorHandle(self, t.shape[:-1], "complex64", t) if is_complex else TensorHandle(self, t.shape, t.dtype, t))
         self._live[h.id] = h
         return h
 
-    def _fallback(self, kernel: str, tensors: list[GLTensor], attrs: dict[str, Any], why: str) -> tuple[TensorHandle, ...]:
+    def _read(self, t: GLTensor, is_complex: bool) -> np.ndarray:
+        out = self.runner.read(t)
+        if not is_complex:
+            return out
+        self._no_replay("a complex64 readback")
+        c = np.empty(out.shape[:-1], np.complex64)     # parts set apart: 1j * inf would be nan + inf j
+        c.real, c.imag = out[..., 0], out[..., 1]
+        return c
+
+    def _no_replay(self, what: str) -> None:
+        tape = self.runner.tape
+        if tape is not None:
+            tape.invalid = tape.invalid or f"{what} (complex tensors are not replayed)"
+
+    def _upload_result(self, arr: np.ndarray) -> TensorHandle:
+        if arr.dtype.kind == "c":
+            self._no_replay("a complex64 result")
+            return self._wrap(self.runner.upload(_pairs(arr)), True)
+        return self._wrap(self.runner.upload(arr))
+
+    def _fallback(self, kernel: str, tensors: list[GLTensor], flags: list[bool], attrs: dict[str, Any],
+                  why: str) -> tuple[TensorHandle, ...]:
         self.fallbacks[f"{kernel} ({why})"] += 1
         prof = self.runner.profiler
         if prof is not None:
             self.finish()
         t0 = time.perf_counter()
-        arrays = [self.runner.read(t) for t in tensors]
+        arrays = [self._read(t, f) for t, f in zip(tensors, flags)]
         t1 = time.perf_counter()
         outs = run_reference(kernel, arrays, attrs)
         t2 = time.perf_counter()
-        handles = tuple(self._wrap(self.runner.upload(o)) for o in outs)
+        handles = tuple(self._upload_result(o) for o in outs)
         if prof is not None:
             self.finish()
             t3 = time.perf_counter()

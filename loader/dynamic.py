@@ -89,8 +89,9 @@ class DynamicExecutor(Executor):
     """Runs any graph the converter emits, TF1 control flow included."""
 
     def __init__(self, graph: Graph, consts: dict[str, np.ndarray], backend: Any, strict: bool = False,
-                 max_iterations: int = 100_000, backend_kernels: set[str] | None = None) -> None:
-        super().__init__(graph, consts, backend, strict, backend_kernels)
+                 max_iterations: int = 100_000, backend_kernels: set[str] | None = None,
+                 host_only_dtypes: tuple[str, ...] | None = None) -> None:
+        super().__init__(graph, consts, backend, strict, backend_kernels, host_only_dtypes)
         self.replay = False          # runs depend on tensor values (control flow): never recorded
         self.max_iterations = max_iterations
         self._context_free = self._find_context_free()

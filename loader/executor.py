@@ -132,12 +132,15 @@ class NotStatic(Exception):
 
 class Executor:
     def __init__(self, graph: Graph, consts: dict[str, np.ndarray], backend: Backend | None, strict: bool = False,
-                 backend_kernels: set[str] | None = None) -> None:
+                 backend_kernels: set[str] | None = None, host_only_dtypes: tuple[str, ...] | None = None) -> None:
         self.graph = graph
         self.consts = consts
         self.backend = backend            # None: planning only (inspect)
         self.strict = strict
         self.backend_kernels = set(backend.kernels()) if backend is not None else set(backend_kernels or ())
+        # planning without a backend (inspect) says which backend it plans for
+        self._host_only = host_only_dtypes if host_only_dtypes is not None else getattr(
+            backend, "host_only_dtypes", HOST_DTYPES)
         self.plans: dict[str, NodePlan] = {}
         self.resident: dict[str, Value] = {}
         self._schedules: dict[tuple[str, ...], tuple[list[NodePlan], dict[TensorRef, int]]] = {}
@@ -287,21 +290,28 @@ class Executor:
             return self.consts[src]
         raise NotStatic()
 
+    @property
+    def host_only(self) -> tuple[str, ...]:
+        """Dtypes the backend cannot hold (strings everywhere; complex64 except on GL)."""
+        return self._host_only
+
     def _host_by_nature(self, node: Node, kernel: str, data_inputs: list[int]) -> bool:
-        """A host kernel, or a node reading a string / complex input: on the host on every backend
-        (both executors place nodes by this rule)."""
-        return kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data_inputs)
+        """A host kernel, or a node reading or making a dtype the backend cannot hold (strings; complex
+        numbers where the backend has no complex64): on the host (both executors place nodes by this rule)."""
+        if kernel in HOST_KERNELS or any(self._declared_host_dtype(node, i) for i in data_inputs):
+            return True
+        return any(d in self.host_only for d in (declared_dtypes(node) or ()))
 
     def _declared_host_dtype(self, node: Node, i: int) -> bool:
-        """Whether input i is declared a string or complex tensor: such a node runs on the host."""
+        """Whether input i is declared a dtype the backend cannot hold: such a node runs on the host."""
         src, k = node.inputs[i]
         src_node = self.graph.nodes.get(src)
         if src_node is None:
             return False
         if src_node.op == "Const" and src in self.consts:
-            return normalize_dtype(self.consts[src].dtype) in HOST_DTYPES
+            return normalize_dtype(self.consts[src].dtype) in self.host_only
         declared = declared_dtypes(src_node)
-        return bool(declared) and k < len(declared) and declared[k] in HOST_DTYPES
+        return bool(declared) and k < len(declared) and declared[k] in self.host_only
 
     def _input_host_static(self, node: Node, i: int, host_static: set[str]) -> bool:
         src, _ = node.inputs[i]
@@ -332,8 +342,8 @@ class Executor:
                 src = self._through_identity(src)
                 if src in self.resident or self.graph.nodes[src].op != "Const":
                     continue
-                if normalize_dtype(self.consts[src].dtype) in HOST_DTYPES:
-                    continue                 # strings / complex stay on the host (the node runs there)
+                if normalize_dtype(self.consts[src].dtype) in self.host_only:
+                    continue                 # strings (complex too, where the backend has none) stay on the host
                 value = Value(host=self.consts[src], resident=True)
                 value.dev = self.backend.upload(self.consts[src], name=src, constant=True)
                 self.resident[src] = value
@@ -605,8 +615,8 @@ class Executor:
             if small_host and kind == "device" and all(v.host is not None and v.host.size <= HOST_SIZE_LIMIT
                                                        for v in args) and args:
                 kind = "host"
-            if kind == "device" and any(v.host is not None and v.dtype in HOST_DTYPES for v in args):
-                # strings and complex numbers never go to a backend: the node runs its numpy kernel here
+            if kind == "device" and any(v.host is not None and v.dtype in self.host_only for v in args):
+                # strings (and complex numbers, where the backend cannot hold them) never go to a backend
                 kind = "host"
             if kind == "device":
                 handles = [self._device(v, stats) for v in args]

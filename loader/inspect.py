@@ -8,6 +8,8 @@ from typing import Any
 
 from gpu_backend.registry import GL_KERNELS
 
+GL_HOST_ONLY = ("string",)      # what inspect plans for: the GL backend (GLBackend.host_only_dtypes)
+
 from .dynamic import DATA_DEPENDENT_OPS, DYNAMIC_GRAPH_OPS, DynamicExecutor, graph_is_dynamic
 from .executor import Executor, placement_kind
 from .folding import prepare_graph
@@ -103,11 +105,12 @@ def inspect_model(source: str | os.PathLike[str] | ModelSource) -> InspectReport
     inputs, outputs = probe._signature()
     targets = [parse_input(o.name)[0][0] for o in outputs]  # type: ignore[index]
     if graph_is_dynamic(probe.graph):
-        ex: Executor = DynamicExecutor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
+        ex: Executor = DynamicExecutor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()),
+                                        host_only_dtypes=GL_HOST_ONLY)
         needed = ex._needed(targets)  # type: ignore[attr-defined]
         order = [n for name, n in probe.graph.nodes.items() if name in needed]
     else:
-        ex = Executor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()))
+        ex = Executor(probe.graph, consts, None, backend_kernels=set(GL_KERNELS.names()), host_only_dtypes=GL_HOST_ONLY)
         order = probe.graph.schedule(targets)
     unsupported, bad = ex.classify(order)
     where = {"device": "gl", "fallback": "numpy fallback", "host": "host", "graph": "graph"}

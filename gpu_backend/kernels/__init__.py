@@ -21,3 +21,4 @@ from . import gather  # noqa: F401
 from . import creation  # noqa: F401
 from . import quantize  # noqa: F401
 from . import transform  # noqa: F401
+from . import spectral  # noqa: F401

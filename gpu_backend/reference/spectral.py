@@ -1,8 +1,7 @@
 """Complex numbers and FFTs: Complex, Real, Imag, ComplexAbs, FFT, IFFT, RFFT, IRFFT.
 
-complex64 is a host-only dtype here (gpu_backend/dtypes.py), so these run on the host on every
-backend; the float inputs they take and the float outputs they give (an audio front end's RFFT ->
-ComplexAbs, say) cross to and from the device like any host value. The transforms are numpy's,
+These define the semantics; the GL backend runs the same ops in shaders (gpu_backend/kernels/spectral.py,
+complex64 held as float32 pairs), and a backend that cannot hold complex64 runs them on the host. The transforms are numpy's,
 computed in complex128 and rounded once to complex64: TF's own float32 FFT differs from the exact
 transform by a few float32 ulps of the spectrum's magnitude, and this one by less.
 All transforms act on the innermost dimension, as TF's 1-D ops do.
@@ -12,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
-from ..registry import host_kernel
+from ..registry import numpy_kernel
 from ..shapes import broadcast_shapes
 
 
@@ -28,7 +27,7 @@ def _float_input(op: str, x: np.ndarray, what: str = "input") -> np.ndarray:
     return x
 
 
-@host_kernel("Complex")
+@numpy_kernel("Complex")
 def complex_(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     re, im = (_float_input(op, np.asarray(a), w) for a, w in zip(inputs[:2], ("real part", "imaginary part")))
     shape = broadcast_shapes(re.shape, im.shape)
@@ -37,13 +36,13 @@ def complex_(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]
     return [out]
 
 
-@host_kernel("Real", "Imag")
+@numpy_kernel("Real", "Imag")
 def real_imag(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = _complex_input(op, np.asarray(inputs[0]))
-    return [np.ascontiguousarray((x.real if op == "Real" else x.imag).astype(np.float32))]
+    return [np.array(x.real if op == "Real" else x.imag, dtype=np.float32)]
 
 
-@host_kernel("ComplexAbs")
+@numpy_kernel("ComplexAbs")
 def complex_abs(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     """|x| as hypot(re, im), which neither overflows nor underflows in the squares (TF's std::abs)."""
     x = _complex_input(op, np.asarray(inputs[0]))
@@ -74,7 +73,7 @@ def _crop(op: str, x: np.ndarray, n: int) -> np.ndarray:
     return x[..., :n]
 
 
-@host_kernel("FFT", "IFFT")
+@numpy_kernel("FFT", "IFFT")
 def fft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = _complex_input(op, np.asarray(inputs[0]))
     _innermost_axis(op, x)
@@ -84,7 +83,7 @@ def fft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     return [f(x.astype(np.complex128), axis=-1).astype(np.complex64)]
 
 
-@host_kernel("RFFT")
+@numpy_kernel("RFFT")
 def rfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = _float_input(op, np.asarray(inputs[0]))
     _innermost_axis(op, x)
@@ -94,7 +93,7 @@ def rfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     return [np.fft.rfft(_crop(op, x, n).astype(np.float64), n=n, axis=-1).astype(np.complex64)]
 
 
-@host_kernel("IRFFT")
+@numpy_kernel("IRFFT")
 def irfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     """The inverse of RFFT: the innermost n // 2 + 1 bins (a longer input is cropped) give n real samples;
     the imaginary parts of the DC (and, for even n, Nyquist) bins are ignored, as in TF."""
