@@ -6,7 +6,9 @@ the pair layout: any other kernel given a complex input runs on the numpy refere
 act on the innermost axis, so every call works on a 2-D [rows, N] (or [rows, N, 2]) view and one
 program per op serves every rank.  They are direct sums (O(N^2) per row, one output element per
 fragment) with exact integer twiddle angles, accumulated in float32: the error is about N * 2^-24 of
-a row's magnitude, where the reference (numpy in float64, rounded once) is within an ulp.  The
+a row's magnitude, where the reference (numpy in float64, rounded once) is within an ulp.  Products
+with an exactly-zero twiddle are skipped, as an FFT's butterflies never form them, so NaN and Inf
+samples reach the outputs numpy's FFT sends them to (a subset of those at lengths past 8).  The
 semantics (fft_length, cropping, refusals) are the reference's (gpu_backend/reference/spectral.py).
 """
 from __future__ import annotations

@@ -6,11 +6,22 @@
 
 const float TWO_PI = 6.283185307179586;
 
-float twiddle_angle(int k, int n, int len) {
-    int m = k * n;                      // the caller keeps len * len below 2^31
+// cos and sin of the twiddle 2 pi ((k * n) mod len) / len (the caller keeps len * len below 2^31),
+// exact at the quarter turns (so a zero factor is exactly 0)
+vec2 twiddle(int k, int n, int len) {
+    int m = k * n;
     m -= udiv(m, len) * len;
-    return TWO_PI * float(m) / float(len);
+    if (m == 0) return vec2(1.0, 0.0);
+    if (2 * m == len) return vec2(-1.0, 0.0);
+    if (4 * m == len) return vec2(0.0, 1.0);
+    if (4 * m == 3 * len) return vec2(0.0, -1.0);
+    float t = TWO_PI * float(m) / float(len);
+    return vec2(cos(t), sin(t));
 }
+
+// a * w, skipped when w is exactly 0: the butterflies of an FFT never multiply there, so a NaN or
+// Inf sample does not reach an output through a zero twiddle
+float mulw(float a, float w) { return w == 0.0 ? 0.0 : a * w; }
 
 //@section abs
 // |x| of a complex [M, 2] input as [M]: hypot without overflow or underflow in the squares.
@@ -48,11 +59,11 @@ OUT_SCALAR value(int c[OUT_R]) {
         float a = X_elem(p);
         p[2] = 1;
         float b = X_elem(p);
-        float t = twiddle_angle(c[1], n, len);
-        float cs = cos(t);
-        float sn = sign * sin(t);
-        acc_re += a * cs - b * sn;
-        acc_im += a * sn + b * cs;
+        vec2 w = twiddle(c[1], n, len);
+        float cs = w.x;
+        float sn = sign * w.y;
+        acc_re += mulw(a, cs) - mulw(b, sn);
+        acc_im += mulw(a, sn) + mulw(b, cs);
     }
     return (c[2] == 0 ? acc_re : acc_im) * scale;
 }
@@ -68,9 +79,9 @@ OUT_SCALAR value(int c[OUT_R]) {
     for (int n = 0; n < len; ++n) {
         p[1] = n;
         float a = X_elem(p);
-        float t = twiddle_angle(c[1], n, len);
-        acc_re += a * cos(t);
-        acc_im -= a * sin(t);
+        vec2 w = twiddle(c[1], n, len);
+        acc_re += mulw(a, w.x);
+        acc_im -= mulw(a, w.y);
     }
     return c[2] == 0 ? acc_re : acc_im;
 }
@@ -97,8 +108,8 @@ OUT_SCALAR value(int c[OUT_R]) {
         }
         p[2] = 1;
         float b = X_elem(p);
-        float t = twiddle_angle(k, c[1], len);
-        acc += 2.0 * (a * cos(t) - b * sin(t));
+        vec2 w = twiddle(k, c[1], len);
+        acc += 2.0 * (mulw(a, w.x) - mulw(b, w.y));
     }
     return acc / float(len);
 }
