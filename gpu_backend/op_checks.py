@@ -187,3 +187,15 @@ def range_spec(op: str, attrs: dict) -> tuple[str, float | int, float | int, int
     if not np.isfinite(q):
         raise AttributeValueError(f"{op}: start={start}, stop={stop}, step={step} do not give a finite length")
     return dtype, float(a32), float(d32), max(0, math.ceil(float(q)))
+
+
+def fft_length(op: str, attrs: dict) -> int:
+    """RFFT/IRFFT's one transform length, as TF reads it (exactly one value, >= 0); shared by the
+    kernels and the shape rules."""
+    raw = np.asarray(attrs.get("fft_length", []), dtype=np.int64).reshape(-1)
+    if raw.size != 1:
+        raise ShapeError(f"{op}: fft_length must hold exactly one length (a 1-D transform), got {raw.tolist()}")
+    n = int(raw[0])
+    if n < 0:
+        raise AttributeValueError(f"{op}: fft_length must be >= 0, got {n}")
+    return n

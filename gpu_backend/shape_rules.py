@@ -20,7 +20,7 @@ from typing import Any
 
 from .einsum_equation import expand_labels, parse_equation
 from .errors import AttributeValueError, ShapeError
-from .op_checks import number_attr, range_spec, top_k_count
+from .op_checks import fft_length, number_attr, range_spec, top_k_count
 from .op_tables import BINARY, UNARY
 from .shapes import broadcast_shapes, check_perm, normalize_axes, normalize_axis, reduced_shape, resolve_reshape
 from .slicing import (batch_to_space_shape, block_size_attr, concat_shape, depth_to_space_shape, int_list, pad_shape,
@@ -384,22 +384,15 @@ def _complex(shapes: list[Shape], attrs: dict) -> list[Shape]:
 shape_rule("Real", "Imag", "ComplexAbs", "FFT", "IFFT")(_same)
 
 
-def _fft_length(op: str, attrs: dict) -> int:
-    n = int_list(attrs.get("fft_length", []), op, "fft_length")
-    if len(n) != 1 or n[0] < 0:
-        raise AttributeValueError(f"{op}: fft_length must hold one length >= 0, got {n}")
-    return n[0]
-
-
 @shape_rule("RFFT")
 def _rfft(shapes: list[Shape], attrs: dict) -> list[Shape]:
-    n = _fft_length("RFFT", attrs)
+    n = fft_length("RFFT", attrs)
     return [shapes[0][:-1] + ((n // 2 + 1) if n else 0,)]
 
 
 @shape_rule("IRFFT")
 def _irfft(shapes: list[Shape], attrs: dict) -> list[Shape]:
-    return [shapes[0][:-1] + (_fft_length("IRFFT", attrs),)]
+    return [shapes[0][:-1] + (fft_length("IRFFT", attrs),)]
 
 
 # ---- data-dependent sizes (-1)

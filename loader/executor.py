@@ -7,8 +7,9 @@ Placement, decided once at load:
     touching the GPU, the way TF.js forwards small CPU-resident tensors;
   * "device" nodes run on the model's backend (the GL backend by default);
   * "fallback" nodes have no kernel on that backend and run on the numpy reference, inputs read back.
-A node whose input is a host-only dtype (string, complex64: gpu_backend/dtypes.py) runs on the host
-whatever its placement: those values never go to a backend.
+A node reading or making a dtype the backend cannot hold (Backend.host_only_dtypes: strings, and
+complex64 except on GL; gpu_backend/dtypes.py) runs on the host whatever its placement: those values
+never go to that backend.
 Resource ops -- hash tables (loader/tables.py) and TF-DF decision forests (loader/tfdf.py) -- are
 graph ops too: they read and fill the resources of the model's ResourceScope (`self.resources`,
 shared with the model's initializer graph, loader/resources.py) and pass the resource itself between
@@ -138,8 +139,9 @@ class Executor:
         self.backend = backend            # None: planning only (inspect)
         self.strict = strict
         self.backend_kernels = set(backend.kernels()) if backend is not None else set(backend_kernels or ())
-        # planning without a backend (inspect) says which backend it plans for
-        self._host_only = host_only_dtypes if host_only_dtypes is not None else getattr(
+        # dtypes the backend cannot hold (strings everywhere; complex64 except on GL); planning without a
+        # backend (inspect) says which backend it plans for
+        self.host_only: tuple[str, ...] = host_only_dtypes if host_only_dtypes is not None else getattr(
             backend, "host_only_dtypes", HOST_DTYPES)
         self.plans: dict[str, NodePlan] = {}
         self.resident: dict[str, Value] = {}
@@ -289,11 +291,6 @@ class Executor:
         if src_node.op == "Const" and k == 0:
             return self.consts[src]
         raise NotStatic()
-
-    @property
-    def host_only(self) -> tuple[str, ...]:
-        """Dtypes the backend cannot hold (strings everywhere; complex64 except on GL)."""
-        return self._host_only
 
     def _host_by_nature(self, node: Node, kernel: str, data_inputs: list[int]) -> bool:
         """A host kernel, or a node reading or making a dtype the backend cannot hold (strings; complex

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ShapeError
+from ..op_checks import fft_length
 from ..registry import GL_KERNELS, GLFallback, gl_kernel
 from ..runner import Arg, GLTensor, ProgramRunner
 from ..shapes import broadcast_shapes
@@ -37,13 +38,10 @@ def _rows(gl: ProgramRunner, t: GLTensor, inner: tuple[int, ...]) -> GLTensor:
 
 
 def _fft_length(op: str, attrs: dict) -> int:
-    from ..slicing import int_list
-    n = int_list(attrs.get("fft_length", []), op, "fft_length")
-    if len(n) != 1:
-        raise ShapeError(f"{op}: fft_length must hold exactly one length (a 1-D transform), got {n}")
-    if n[0] <= 0:
-        raise GLFallback(f"{op}: fft_length {n[0]} (no samples: the reference answers)")
-    return n[0]
+    n = fft_length(op, attrs)
+    if n == 0:
+        raise GLFallback(f"{op}: fft_length 0 (no samples: the reference answers)")
+    return n
 
 
 def _check_size(op: str, rows: int, outs: int, taps: int) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AttributeValueError, ShapeError, UnsupportedDTypeError
+from ..errors import ShapeError, UnsupportedDTypeError
+from ..op_checks import fft_length
 from ..registry import numpy_kernel
 from ..shapes import broadcast_shapes
 
@@ -55,16 +56,6 @@ def _innermost_axis(op: str, x: np.ndarray) -> None:
         raise ShapeError(f"{op} needs an input of rank >= 1, got a scalar")
 
 
-def _fft_length(op: str, attrs: dict) -> int:
-    raw = np.asarray(attrs.get("fft_length", []), dtype=np.int64).reshape(-1)
-    if raw.size != 1:
-        raise ShapeError(f"{op}: fft_length must hold exactly one length (a 1-D transform), got {raw.tolist()}")
-    n = int(raw[0])
-    if n < 0:
-        raise AttributeValueError(f"{op}: fft_length must be >= 0, got {n}")
-    return n
-
-
 def _crop(op: str, x: np.ndarray, n: int) -> np.ndarray:
     """The innermost n values: TF crops a longer input and refuses a shorter one (no zero padding)."""
     if x.shape[-1] < n:
@@ -87,7 +78,7 @@ def fft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
 def rfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     x = _float_input(op, np.asarray(inputs[0]))
     _innermost_axis(op, x)
-    n = _fft_length(op, attrs)
+    n = fft_length(op, attrs)
     if n == 0:
         return [np.zeros(x.shape[:-1] + (0,), np.complex64)]
     return [np.fft.rfft(_crop(op, x, n).astype(np.float64), n=n, axis=-1).astype(np.complex64)]
@@ -99,7 +90,7 @@ def irfft(op: str, inputs: list[np.ndarray], attrs: dict) -> list[np.ndarray]:
     the imaginary parts of the DC (and, for even n, Nyquist) bins are ignored, as in TF."""
     x = _complex_input(op, np.asarray(inputs[0]))
     _innermost_axis(op, x)
-    n = _fft_length(op, attrs)
+    n = fft_length(op, attrs)
     if n == 0:
         return [np.zeros(x.shape[:-1] + (0,), np.float32)]
     bins = _crop(op, x, n // 2 + 1).astype(np.complex128)
